@@ -1,0 +1,1 @@
+"""Composition root: settings, process-scoped clients, the Starlette app and the Lambda handler."""

@@ -1,0 +1,93 @@
+"""Process-scoped clients, created lazily on first use and reused across warm invocations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import cached_property
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.settings import Settings, get_settings
+from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
+from datasources.postgres.engine import create_engine, create_session_factory
+from resolvers.deps import Deps, SystemClock
+
+logger = logging.getLogger(__name__)
+
+
+class Container:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> AsyncEngine:
+        s = self.settings
+        return create_engine(
+            url=s.database_url, pool_size=s.database_pool_size, echo=s.database_echo
+        )
+
+    @cached_property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(self.engine)
+
+    @cached_property
+    def redis(self) -> Redis | None:
+        if not self.settings.redis_url:
+            return None
+        return Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            health_check_interval=30,
+        )
+
+    @cached_property
+    def deps(self) -> Deps:
+        return Deps(
+            products=SqlProductRepository(self.sessions),
+            offers=SqlOfferRepository(self.sessions),
+            clock=SystemClock(),
+            max_page_size=self.settings.max_page_size,
+        )
+
+    async def readiness(self) -> dict[str, Any]:
+        """Each dependency: "ok" or the reason it is not. Bounded in time."""
+        checks: dict[str, Any] = {}
+        try:
+            async with asyncio.timeout(2):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it never raises
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if self.redis is None:
+            checks["cache"] = "ok (in-process)"
+        else:
+            try:
+                async with asyncio.timeout(1):
+                    await self.redis.ping()
+                checks["cache"] = "ok"
+            except Exception as exc:
+                checks["cache"] = f"unavailable: {type(exc).__name__}"
+        return checks
+
+    async def aclose(self) -> None:
+        if "redis" in self.__dict__ and self.redis is not None:
+            await self.redis.aclose()
+        if "engine" in self.__dict__:
+            await self.engine.dispose()
+
+
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    """The process's container (one per warm Lambda, one per uvicorn worker)."""
+    global _container
+    if _container is None:
+        _container = Container(get_settings())
+    return _container

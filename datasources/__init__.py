@@ -1,0 +1,1 @@
+"""Adapters implementing the domain ports over real services (PostgreSQL, Redis, AWS, Razorpay)."""

@@ -1,0 +1,1 @@
+"""Infrastructure: AWS templates and the local stack."""

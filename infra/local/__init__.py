@@ -1,0 +1,1 @@
+"""The local stack: AWS emulator, Razorpay sandbox, seed data."""

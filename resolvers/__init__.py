@@ -1,0 +1,1 @@
+"""Use cases: async orchestration over domain ports, shared by GraphQL, webhooks and jobs."""

@@ -1,0 +1,21 @@
+"""What a use case may reach: the ports, wired by app/ (real adapters) or tests (fakes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.ports import OfferRepository, ProductRepository
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deps:
+    products: ProductRepository
+    offers: OfferRepository
+    clock: SystemClock
+    max_page_size: int = 100

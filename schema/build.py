@@ -1,0 +1,32 @@
+"""Assemble the schema from the per-domain Query/Mutation types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.tools import merge_types
+from strawberry.types.execution import ExecutionContext
+
+from schema.catalog import CatalogQuery
+from schema.errors import ErrorShaping
+
+Query = merge_types("Query", (CatalogQuery,))
+
+
+class StorefrontSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logging happens in :class:`ErrorShaping`, once, with the request id."""
+
+
+def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+    extensions: list[Any] = [lambda: QueryDepthLimiter(max_depth=max_depth), ErrorShaping]
+    return StorefrontSchema(query=Query, extensions=extensions)
+
+
+def print_sdl() -> str:
+    return build_schema().as_str() + "\n"

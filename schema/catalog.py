@@ -1,0 +1,145 @@
+"""Catalog types and queries: products, offers, Money."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from domain.catalog import Product as ProductEntity
+from domain.offers import Offer as OfferEntity
+from resolvers import catalog
+from schema.context import Context
+from schema.types import Money, PageInfo, money, money_or_none
+
+
+@strawberry.enum
+class OfferKind(Enum):
+    PERCENT = "PERCENT"
+    FLAT = "FLAT"
+
+
+@strawberry.type
+class Offer:
+    id: strawberry.ID
+    code: str
+    description: str
+    kind: OfferKind
+    percent_bp: int | None
+    flat: Money | None
+    max_discount: Money | None
+    min_subtotal: Money | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    product_ids: list[strawberry.ID]
+    categories: list[str]
+    usage_limit: int | None
+    per_customer_limit: int | None
+
+    @classmethod
+    def from_entity(cls, offer: OfferEntity) -> Offer:
+        return cls(
+            id=strawberry.ID(offer.id),
+            code=offer.code,
+            description=offer.description,
+            kind=OfferKind(offer.kind.value),
+            percent_bp=offer.percent_bp,
+            flat=money_or_none(offer.flat),
+            max_discount=money_or_none(offer.max_discount),
+            min_subtotal=money_or_none(offer.min_subtotal),
+            starts_at=offer.starts_at,
+            ends_at=offer.ends_at,
+            product_ids=[strawberry.ID(p) for p in offer.product_ids],
+            categories=list(offer.categories),
+            usage_limit=offer.usage_limit,
+            per_customer_limit=offer.per_customer_limit,
+        )
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    sku: str
+    title: str
+    description: str
+    category: str
+    price: Money
+    gst_rate_bp: int = strawberry.field(description="GST rate in basis points: 18 % is 1800.")
+    stock: int
+    image_url: str | None
+    entity: strawberry.Private[ProductEntity]
+
+    @classmethod
+    def from_entity(cls, product: ProductEntity) -> Product:
+        return cls(
+            id=strawberry.ID(product.id),
+            sku=product.sku,
+            title=product.title,
+            description=product.description,
+            category=product.category,
+            price=money(product.price),
+            gst_rate_bp=product.gst_rate_bp,
+            stock=product.stock,
+            image_url=product.image_url,
+            entity=product,
+        )
+
+    @strawberry.field(description="Live offers whose scope includes this product.")
+    async def offers(self, info: Info[Context, None]) -> list[Offer]:
+        offers = await info.context.loaders.offers_by_product.load(self.entity)
+        return [Offer.from_entity(o) for o in offers]
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[Product]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="Active products ordered by SKU; at most 100 a page.")
+    async def products(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+        search: str | None = None,
+        category: str | None = None,
+    ) -> ProductConnection:
+        page = await catalog.list_products(
+            info.context.deps,
+            first=20 if first is None else first,
+            after=after, search=search, category=category
+        )
+        edges = [ProductEdge(cursor=e.cursor, node=Product.from_entity(e.node)) for e in page.edges]
+        return ProductConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(description="A product by id; null when unknown, inactive or malformed.")
+    async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
+        found = await info.context.loaders.product_by_id.load(str(id))
+        return Product.from_entity(found) if found is not None else None
+
+    @strawberry.field(description="Live offers anyone may see.")
+    async def offers(self, info: Info[Context, None]) -> list[Offer]:
+        return [Offer.from_entity(o) for o in await catalog.live_offers(info.context.deps)]

@@ -1,0 +1,51 @@
+"""Typed per-request context. DataLoaders are built here, per request, never at module level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.dataloader import DataLoader
+
+from domain.catalog import Product
+from domain.offers import Offer
+from resolvers import catalog
+from resolvers.deps import Deps
+
+
+@dataclass(slots=True)
+class Loaders:
+    """Named ``<entity>_by_<key>``; each returns results in key order."""
+
+    product_by_id: DataLoader[str, Product | None]
+    offers_by_product: DataLoader[Product, list[Offer]]
+
+
+def build_loaders(deps: Deps) -> Loaders:
+    async def load_products(ids: list[str]) -> list[Product | None]:
+        return await catalog.products_by_id(deps, ids)
+
+    async def load_offers(products: list[Product]) -> list[list[Offer]]:
+        return await catalog.offers_for_products(deps, products)
+
+    def product_key(product: Product) -> Any:
+        return product.id
+
+    return Loaders(
+        product_by_id=DataLoader(load_fn=load_products),
+        offers_by_product=DataLoader(load_fn=load_offers, cache_key_fn=product_key),
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    request: Request | None
+    response: Response | None
+    deps: Deps
+    request_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = build_loaders(self.deps)

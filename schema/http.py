@@ -1,0 +1,121 @@
+"""GraphQL over HTTP: Strawberry's ASGI view, adapted.
+
+* the context is built per request from the app's ``Deps`` (DataLoaders included);
+* every response, including HTTP-level failures, carries ``extensions.requestId``;
+* ``Accept: application/graphql-response+json`` gets that media type and the spec's status codes;
+* GraphiQL is served with assets from the app itself (works offline).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from cross_web import HTTPException
+from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
+
+from resolvers.deps import Deps
+from schema.context import Context
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def request_id_of(scope: Scope) -> str:
+    state = scope.get("state") or {}
+    request_id = state.get("request_id")
+    return request_id if isinstance(request_id, str) else str(uuid.uuid4())
+
+
+def _is_request_error(data: GraphQLHTTPResponse) -> bool:
+    """Parse/validation failures: no data, and errors that point at no field."""
+    errors = data.get("errors") or []
+    return data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
+
+
+class _SubResponse(Response):
+    wants_graphql_response: bool = False
+    request_id: str = ""
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        deps: Callable[[], Deps],
+        ide_html: str | None,
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if ide_html else None)
+        self._deps = deps
+        self._ide_html = ide_html
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = self._http_error(exc, request_id=request_id_of(scope))
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _http_error(exc: HTTPException, *, request_id: str) -> Response:
+        body = {
+            "errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}],
+            "extensions": {"requestId": request_id},
+        }
+        return JSONResponse(body, status_code=exc.status_code)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        return Context(
+            request=request if isinstance(request, Request) else None,
+            response=response if isinstance(response, Response) else None,
+            deps=self._deps(),
+            request_id=request_id_of(request.scope),
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub = _SubResponse()
+        sub.status_code = None  # type: ignore[assignment]
+        del sub.headers["content-length"]
+        sub.wants_graphql_response = GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
+        sub.request_id = request_id_of(request.scope)
+        return sub
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_html or "")
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data = process_result(result)
+        extensions: dict[str, Any] = dict(data.get("extensions") or {})
+        extensions["requestId"] = request_id_of(request.scope)
+        data["extensions"] = extensions
+        return data
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        wants = isinstance(sub_response, _SubResponse) and sub_response.wants_graphql_response
+        request_error = isinstance(response_data, dict) and _is_request_error(response_data)
+        if wants and request_error and isinstance(response_data, dict):
+            # GraphQL-over-HTTP: a request error has no ``data`` entry and a 4xx status.
+            response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
+            sub_response.status_code = sub_response.status_code or 400
+        response = super().create_response(response_data, sub_response)
+        if wants:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+        return response
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

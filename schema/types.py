@@ -1,0 +1,33 @@
+"""Shared GraphQL types: Money and page info."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.money import CURRENCY, format_inr
+
+
+@strawberry.type(description="An amount in paise (like Razorpay), with its currency.")
+class Money:
+    amount: int = strawberry.field(description="Integer paise: ₹1.00 is 100.")
+    currency: str = CURRENCY
+
+    @strawberry.field(description="For display, e.g. ₹1,23,456.78.")
+    def formatted(self) -> str:
+        return format_inr(self.amount)
+
+
+def money(amount: int) -> Money:
+    return Money(amount=amount)
+
+
+def money_or_none(amount: int | None) -> Money | None:
+    return None if amount is None else Money(amount=amount)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None

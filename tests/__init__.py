@@ -1,0 +1,1 @@
+"""Test suite: unit/, graphql/, integration/ (real services), e2e/, infra/."""

@@ -1,0 +1,124 @@
+"""Shared fixtures: one fresh PostgreSQL database per run (migrated from empty to head, dropped
+at the end), Redis, the AWS emulator (moto in server mode, over HTTP), and the app on them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from app.container import Container
+from app.main import create_app
+from app.settings import Settings, normalise_database_url
+from datasources.postgres import migrate
+from infra.local.seed import seed_catalog
+from tests.support.services import free_port, postgres_server_url, redis_server_url
+
+# Dummy credentials: every AWS client in tests talks to the emulator on loopback.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")  # noqa: S105
+os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    with postgres_server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def database_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A database of this run's own: runs never collide, and it is dropped at the end."""
+    name = f"storefront_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin_dsn = _asyncpg_dsn(normalise_database_url(_with_database(pg_server_url, "postgres")))
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield normalise_database_url(_with_database(pg_server_url, name))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, aws_endpoint_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        aws_endpoint_url=aws_endpoint_url,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    container = Container(settings)
+    await migrate.upgrade(container.engine)
+    await seed_catalog(container.sessions)
+    yield container
+    await container.aclose()
+
+
+@pytest.fixture(scope="session")
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+class GraphQLClient:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, object] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, object]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+
+@pytest.fixture(scope="session")
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

@@ -1,0 +1,1 @@
+"""GraphQL tests: the schema over HTTP against the app on real services."""

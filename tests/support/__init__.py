@@ -1,0 +1,1 @@
+"""Test support: the real services a run needs (PostgreSQL, Redis, the AWS emulator)."""
