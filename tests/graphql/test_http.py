@@ -1,0 +1,99 @@
+"""The HTTP surface: GraphQL over HTTP, GraphiQL offline, health and readiness, request ids."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.container import Container
+from app.main import create_app
+from app.settings import Settings
+from tests.support.services import free_port
+
+
+async def test_healthz_and_readyz_on_real_services(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "cache": "ok"}}
+
+
+async def test_readyz_reports_a_dead_cache_with_503(settings: Settings) -> None:
+    dead = Container(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    app = create_app(dead)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            ready = await c.get("/readyz")
+    finally:
+        await dead.aclose()
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["cache"].startswith("unavailable")
+
+
+async def test_graphiql_page_and_its_assets_come_from_the_app(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "unpkg.com" not in page.text and "/static/graphiql/graphiql.min.js" in page.text
+    asset = await client.get("/static/graphiql/graphiql.min.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+async def test_queries_via_get_work(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", params={"query": "{ offers { code } }"})
+    assert response.status_code == 200
+    assert "WELCOME10" in {o["code"] for o in response.json()["data"]["offers"]}
+
+
+async def test_graphql_response_media_type_and_status_codes(client: httpx.AsyncClient) -> None:
+    accept = {"accept": "application/graphql-response+json"}
+    ok = await client.post("/graphql", json={"query": "{ offers { code } }"}, headers=accept)
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("application/graphql-response+json")
+    invalid = await client.post("/graphql", json={"query": "{ nope }"}, headers=accept)
+    assert invalid.status_code == 400
+    assert "data" not in invalid.json()
+    assert invalid.json()["extensions"]["requestId"]
+    # the legacy media type keeps 200 for the same request
+    legacy = await client.post("/graphql", json={"query": "{ nope }"})
+    assert legacy.status_code == 200 and legacy.headers["content-type"] == "application/json"
+
+
+async def test_request_id_is_taken_from_a_sane_header_and_echoed(
+    client: httpx.AsyncClient,
+) -> None:
+    mine = await client.post(
+        "/graphql", json={"query": "{ offers { code } }"}, headers={"x-request-id": "abc-123"}
+    )
+    assert mine.json()["extensions"]["requestId"] == "abc-123"
+    assert mine.headers["x-request-id"] == "abc-123"
+    odd = await client.post(
+        "/graphql", json={"query": "{ offers { code } }"}, headers={"x-request-id": "<script>"}
+    )
+    assert odd.json()["extensions"]["requestId"] != "<script>"
+    assert odd.json()["extensions"]["requestId"] == odd.headers["x-request-id"]
+
+
+async def test_malformed_bodies_get_a_typed_error_not_a_crash(client: httpx.AsyncClient) -> None:
+    for content in (b"{not json", b"[1, 2", b"\xff\xfe"):
+        response = await client.post(
+            "/graphql", content=content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, content
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    no_query = await client.post("/graphql", json={"variables": {}})
+    assert no_query.status_code == 400
+    wrong_type = await client.post("/graphql", json={"query": "{ product(id: 5) { sku } }"})
+    assert wrong_type.json()["data"] == {"product": None}
+
+
+async def test_deep_queries_are_refused(settings: Settings, container: Container) -> None:
+    shallow = Container(settings.model_copy(update={"max_query_depth": 4}))
+    shallow.__dict__["engine"] = container.engine  # share the run's pool; nothing to close
+    app = create_app(shallow)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        ok = (await c.post("/graphql", json={"query": "{ products { edges { node { sku } } } }"}))
+        deep = await c.post(
+            "/graphql", json={"query": "{ products { edges { node { offers { flat { amount } } } } } }"}
+        )
+    assert "errors" not in ok.json()
+    assert "exceeds maximum operation depth of 4" in deep.json()["errors"][0]["message"]

@@ -1,0 +1,1 @@
+"""Integration tests: adapters against real services (PostgreSQL, Redis, the AWS emulator)."""

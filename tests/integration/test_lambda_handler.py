@@ -1,0 +1,128 @@
+"""app.lambda_handler.handler answers GraphQL for API Gateway HTTP API (v2) and REST (v1) events.
+
+The events are AWS's own samples (../shared/aws-events) with path, method, headers and body
+replaced. The handler runs on a thread of its own, as in Lambda: no running event loop around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app.container
+import app.lambda_handler
+from app.container import Container
+from app.settings import Settings, get_settings
+
+EVENTS = Path(__file__).resolve().parents[2].parent / "shared" / "aws-events"
+QUERY = '{ products(first: 3, category: "books") { edges { node { sku price { amount } } } } }'
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def http_api_v2_event(body: str) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("apiGatewayProxyV2Event.json"))
+    event.update(rawPath="/graphql", rawQueryString="", body=body, isBase64Encoded=False)
+    event["headers"] = {"content-type": "application/json", "accept": "application/json"}
+    event.pop("queryStringParameters", None)
+    event["requestContext"]["http"].update(method="POST", path="/graphql")
+    event["requestContext"]["requestId"] = "apigw-v2-req-1"
+    return event
+
+
+def rest_v1_event(body: str) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("apiGatewayProxyEvent.json"))
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    event.update(
+        resource="/{proxy+}", path="/graphql", httpMethod="POST", body=body,
+        isBase64Encoded=False, headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+        queryStringParameters=None, multiValueQueryStringParameters=None,
+    )
+    event["requestContext"].update(httpMethod="POST", path="/graphql", requestId="apigw-v1-req-1")
+    return event
+
+
+# The Lambda runtime calls the handler again and again on one thread of its own.
+_RUNTIME = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-runtime")
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _RUNTIME.submit(app.lambda_handler.handler, event, None).result(60)
+    return result
+
+
+@pytest.fixture
+def lambda_env(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, container: Container
+) -> Iterator[None]:
+    """Environment as Lambda would have it; the handler builds its own container from it."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    monkeypatch.setattr(app.container, "_container", None)
+    monkeypatch.setattr(app.lambda_handler, "_adapter", None)
+    yield
+    warm = app.container._container
+    if warm is not None:  # what the runtime does at shut-down: close pools on their own loop
+        _RUNTIME.submit(
+            lambda: asyncio.get_event_loop().run_until_complete(warm.aclose())
+        ).result(30)
+    get_settings.cache_clear()
+
+
+def _body(result: dict[str, Any]) -> dict[str, Any]:
+    raw = result["body"]
+    if result.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode()
+    body: dict[str, Any] = json.loads(raw)
+    return body
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_http_api_v2_event_gets_the_graphql_answer() -> None:
+    result = invoke(http_api_v2_event(json.dumps({"query": QUERY})))
+    assert result["statusCode"] == 200
+    body = _body(result)
+    skus = [e["node"]["sku"] for e in body["data"]["products"]["edges"]]
+    assert skus == ["BOK-CKB-003", "BOK-KID-004", "BOK-NOV-001"]
+    assert body["extensions"]["requestId"] == "apigw-v2-req-1"
+    assert result["headers"]["x-request-id"] == "apigw-v2-req-1"
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_rest_v1_event_gets_the_graphql_answer_and_clients_stay_warm() -> None:
+    first = invoke(rest_v1_event(json.dumps({"query": QUERY})))
+    adapter = app.lambda_handler._adapter
+    container = app.container._container
+    second = invoke(rest_v1_event(json.dumps({"query": "{ offers { code } }"})))
+    assert first["statusCode"] == 200 and second["statusCode"] == 200
+    assert _body(first)["data"]["products"]["edges"][0]["node"]["price"] == {"amount": 79_900}
+    assert _body(first)["extensions"]["requestId"] == "apigw-v1-req-1"
+    assert "WELCOME10" in {o["code"] for o in _body(second)["data"]["offers"]}
+    # warm invocations reuse the adapter, the container and its connection pool
+    assert app.lambda_handler._adapter is adapter
+    assert app.container._container is container
+    assert container is not None and "engine" in container.__dict__
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_bad_json_body_answers_400_with_a_request_id() -> None:
+    result = invoke(http_api_v2_event("{not json"))
+    assert result["statusCode"] == 400
+    body = _body(result)
+    assert body["extensions"]["requestId"] == "apigw-v2-req-1"
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

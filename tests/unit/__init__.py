@@ -1,0 +1,1 @@
+"""Unit tests: pure rules, use cases with fakes, adapters against loopback fakes."""

@@ -1,0 +1,1 @@
+"""Tests of the Cognito JWT verifier, JWKS client and Starlette auth backend."""
