@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app.container import Container, get_container
@@ -34,7 +34,9 @@ def create_app(container: Container | None = None) -> Starlette:
     graphql = GraphQLApp(
         build_schema(max_depth=settings.max_query_depth),
         deps=lambda: container.deps,
-        ide_html=graphiql_html(static_url=GRAPHIQL_STATIC_URL) if settings.graphiql_enabled else None,
+        ide_html=graphiql_html(static_url=GRAPHIQL_STATIC_URL)
+        if settings.graphiql_enabled
+        else None,
     )
 
     async def healthz(_: Request) -> JSONResponse:
@@ -53,7 +55,7 @@ def create_app(container: Container | None = None) -> Starlette:
         yield
         await container.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -16,7 +16,7 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
 
 
 def normalise_database_url(url: str) -> str:
-    """Map the URLs people write (``postgres://``, ``postgresql://``, ``sqlite:///``) to async drivers."""
+    """Map the URLs people write (``postgres://``, ``sqlite:///``…) to the async drivers."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]

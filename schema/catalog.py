@@ -122,7 +122,9 @@ class CatalogQuery:
         page = await catalog.list_products(
             info.context.deps,
             first=20 if first is None else first,
-            after=after, search=search, category=category
+            after=after,
+            search=search,
+            category=category,
         )
         edges = [ProductEdge(cursor=e.cursor, node=Product.from_entity(e.node)) for e in page.edges]
         return ProductConnection(

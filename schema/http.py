@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
-from cross_web import HTTPException
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
@@ -37,7 +37,7 @@ def request_id_of(scope: Scope) -> str:
 
 def _is_request_error(data: GraphQLHTTPResponse) -> bool:
     """Parse/validation failures: no data, and errors that point at no field."""
-    errors = data.get("errors") or []
+    errors: list[Any] = list(data.get("errors") or [])
     return data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
 
 
@@ -77,7 +77,9 @@ class GraphQLApp(GraphQL[Context, None]):
         }
         return JSONResponse(body, status_code=exc.status_code)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         return Context(
             request=request if isinstance(request, Request) else None,
             response=response if isinstance(response, Response) else None,
@@ -96,7 +98,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html or "")
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         data = process_result(result)
         extensions: dict[str, Any] = dict(data.get("extensions") or {})
         extensions["requestId"] = request_id_of(request.scope)

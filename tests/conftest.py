@@ -22,7 +22,7 @@ from tests.support.services import free_port, postgres_server_url, redis_server_
 
 # Dummy credentials: every AWS client in tests talks to the emulator on loopback.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")  # noqa: S105
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
 
 

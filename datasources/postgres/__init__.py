@@ -1,1 +1,1 @@
-"""PostgreSQL (RDS) through SQLModel/SQLAlchemy asyncio; SQLite serves the zero-setup local stack."""
+"""PostgreSQL (RDS) through SQLModel/SQLAlchemy asyncio; SQLite for the zero-setup local stack."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from datasources.postgres.tables import OfferRow, ProductRow
 from domain.catalog import Product
@@ -68,26 +69,28 @@ class SqlProductRepository:
     async def get_many(self, ids: Sequence[str]) -> list[Product | None]:
         keys = [uuid.UUID(i) for i in ids]
         async with self._sessions() as session:
-            rows = (await session.scalars(select(ProductRow).where(ProductRow.id.in_(keys)))).all()  # type: ignore[attr-defined]
+            rows = (
+                await session.scalars(select(ProductRow).where(col(ProductRow.id).in_(keys)))
+            ).all()
         by_id = {str(row.id): product_from_row(row) for row in rows}
         return [by_id.get(i) for i in ids]
 
     async def list_page(self, query: ProductQuery) -> list[Product]:
-        statement = select(ProductRow).where(ProductRow.active == True)  # noqa: E712
+        statement = select(ProductRow).where(col(ProductRow.active).is_(True))
         if query.after_sku is not None:
-            statement = statement.where(ProductRow.sku > query.after_sku)
+            statement = statement.where(col(ProductRow.sku) > query.after_sku)
         if query.category is not None:
-            statement = statement.where(ProductRow.category == query.category)
+            statement = statement.where(col(ProductRow.category) == query.category)
         if query.search:
             pattern = f"%{_escape_like(query.search)}%"
             statement = statement.where(
                 or_(
-                    ProductRow.title.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                    ProductRow.description.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                    ProductRow.sku.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+                    col(ProductRow.title).ilike(pattern, escape="\\"),
+                    col(ProductRow.description).ilike(pattern, escape="\\"),
+                    col(ProductRow.sku).ilike(pattern, escape="\\"),
                 )
             )
-        statement = statement.order_by(ProductRow.sku).limit(query.first)
+        statement = statement.order_by(col(ProductRow.sku)).limit(query.first)
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [product_from_row(row) for row in rows]
@@ -100,10 +103,10 @@ class SqlOfferRepository:
     async def list_live(self, *, now: datetime) -> list[Offer]:
         statement = (
             select(OfferRow)
-            .where(OfferRow.active == True)  # noqa: E712
-            .where(or_(OfferRow.starts_at.is_(None), OfferRow.starts_at <= now))  # type: ignore[union-attr]
-            .where(or_(OfferRow.ends_at.is_(None), OfferRow.ends_at > now))  # type: ignore[union-attr,operator]
-            .order_by(OfferRow.code)
+            .where(col(OfferRow.active).is_(True))
+            .where(or_(col(OfferRow.starts_at).is_(None), col(OfferRow.starts_at) <= now))
+            .where(or_(col(OfferRow.ends_at).is_(None), col(OfferRow.ends_at) > now))
+            .order_by(col(OfferRow.code))
         )
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()

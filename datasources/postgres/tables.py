@@ -49,7 +49,9 @@ class OfferRow(SQLModel, table=True):
     __tablename__ = "offers"
     __table_args__ = (
         CheckConstraint("kind IN ('PERCENT', 'FLAT')", name="ck_offers_kind"),
-        CheckConstraint("percent_bp IS NULL OR percent_bp BETWEEN 0 AND 10000", name="ck_offers_pct"),
+        CheckConstraint(
+            "percent_bp IS NULL OR percent_bp BETWEEN 0 AND 10000", name="ck_offers_pct"
+        ),
         CheckConstraint("flat_paise IS NULL OR flat_paise >= 0", name="ck_offers_flat"),
         CheckConstraint(
             "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="ck_offers_window"

@@ -39,21 +39,56 @@ class DemoProduct:
 
 PRODUCTS: tuple[DemoProduct, ...] = (
     # apparel: 5 % below ₹1,000 a piece, 12 % above
-    DemoProduct("APP-TEE-001", "Cotton Crew T-Shirt", "apparel", 49_900, 500, 120,
-                "Soft 180 gsm combed cotton, regular fit."),
-    DemoProduct("APP-TEE-002", "Linen Blend Shirt", "apparel", 149_900, 1200, 60,
-                "Breathable linen-cotton shirt for Indian summers."),
-    DemoProduct("APP-KRT-003", "Handloom Kurta", "apparel", 219_900, 1200, 35,
-                "Handwoven khadi kurta from Bengal."),
+    DemoProduct(
+        "APP-TEE-001",
+        "Cotton Crew T-Shirt",
+        "apparel",
+        49_900,
+        500,
+        120,
+        "Soft 180 gsm combed cotton, regular fit.",
+    ),
+    DemoProduct(
+        "APP-TEE-002",
+        "Linen Blend Shirt",
+        "apparel",
+        149_900,
+        1200,
+        60,
+        "Breathable linen-cotton shirt for Indian summers.",
+    ),
+    DemoProduct(
+        "APP-KRT-003",
+        "Handloom Kurta",
+        "apparel",
+        219_900,
+        1200,
+        35,
+        "Handwoven khadi kurta from Bengal.",
+    ),
     DemoProduct("APP-SCK-004", "Bamboo Socks (3 pairs)", "apparel", 39_900, 500, 200),
     DemoProduct("APP-JKT-005", "Quilted Winter Jacket", "apparel", 399_900, 1200, 15),
     # electronics: 18 %, 28 % for some
-    DemoProduct("ELE-EAR-001", "Wireless Earbuds", "electronics", 299_900, 1800, 80,
-                "Bluetooth 5.3 earbuds with 30 h battery."),
+    DemoProduct(
+        "ELE-EAR-001",
+        "Wireless Earbuds",
+        "electronics",
+        299_900,
+        1800,
+        80,
+        "Bluetooth 5.3 earbuds with 30 h battery.",
+    ),
     DemoProduct("ELE-PWR-002", "20000 mAh Power Bank", "electronics", 179_900, 1800, 90),
     DemoProduct("ELE-SPK-003", "Portable Speaker", "electronics", 249_900, 1800, 40),
-    DemoProduct("ELE-MON-004", "27-inch 4K Monitor", "electronics", 2_899_900, 2800, 10,
-                "IPS panel, USB-C 65 W."),
+    DemoProduct(
+        "ELE-MON-004",
+        "27-inch 4K Monitor",
+        "electronics",
+        2_899_900,
+        2800,
+        10,
+        "IPS panel, USB-C 65 W.",
+    ),
     DemoProduct("ELE-KBD-005", "Mechanical Keyboard", "electronics", 549_900, 1800, 25),
     DemoProduct("ELE-CBL-006", "USB-C Cable 1 m", "electronics", 29_900, 1800, 500),
     # grocery: 0 % on fresh staples, 5 % on packaged, 12 % on some
@@ -97,34 +132,67 @@ class DemoOffer:
 
 
 OFFERS: tuple[DemoOffer, ...] = (
-    DemoOffer("WELCOME10", "10 % off everything, up to ₹200", "PERCENT", percent_bp=1000,
-              max_discount=20_000),
-    DemoOffer("FLAT150", "₹150 off orders of ₹999 or more", "FLAT", flat=15_000,
-              min_subtotal=99_900),
-    DemoOffer("GADGET5", "5 % off electronics over ₹5,000, up to ₹1,000", "PERCENT",
-              percent_bp=500, max_discount=100_000, min_subtotal=500_000,
-              categories=("electronics",)),
-    DemoOffer("READMORE", "₹50 off selected novels", "FLAT", flat=5_000,
-              product_skus=("BOK-NOV-001", "BOK-NOV-002")),
-    DemoOffer("STYLE15", "15 % off apparel, once per customer", "PERCENT", percent_bp=1500,
-              categories=("apparel",), per_customer_limit=1),
+    DemoOffer(
+        "WELCOME10",
+        "10 % off everything, up to ₹200",
+        "PERCENT",
+        percent_bp=1000,
+        max_discount=20_000,
+    ),
+    DemoOffer(
+        "FLAT150", "₹150 off orders of ₹999 or more", "FLAT", flat=15_000, min_subtotal=99_900
+    ),
+    DemoOffer(
+        "GADGET5",
+        "5 % off electronics over ₹5,000, up to ₹1,000",
+        "PERCENT",
+        percent_bp=500,
+        max_discount=100_000,
+        min_subtotal=500_000,
+        categories=("electronics",),
+    ),
+    DemoOffer(
+        "READMORE",
+        "₹50 off selected novels",
+        "FLAT",
+        flat=5_000,
+        product_skus=("BOK-NOV-001", "BOK-NOV-002"),
+    ),
+    DemoOffer(
+        "STYLE15",
+        "15 % off apparel, once per customer",
+        "PERCENT",
+        percent_bp=1500,
+        categories=("apparel",),
+        per_customer_limit=1,
+    ),
     DemoOffer("ONLYONE", "₹100 off, a single use in all", "FLAT", flat=10_000, usage_limit=1),
-    DemoOffer("MONSOON25", "25 % off (monsoon sale, ended)", "PERCENT", percent_bp=2500,
-              expired=True),
+    DemoOffer(
+        "MONSOON25", "25 % off (monsoon sale, ended)", "PERCENT", percent_bp=2500, expired=True
+    ),
 )
 
 
-async def seed_catalog(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> None:
+async def seed_catalog(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None
+) -> None:
     now = now or datetime.now(UTC)
     async with sessions() as session, session.begin():
         for p in PRODUCTS:
             await session.merge(
                 ProductRow(
-                    id=product_id(p.sku), sku=p.sku, title=p.title,
-                    description=p.description or p.title, category=p.category,
-                    price_paise=p.price, gst_rate_bp=p.gst_rate_bp, stock=p.stock,
+                    id=product_id(p.sku),
+                    sku=p.sku,
+                    title=p.title,
+                    description=p.description or p.title,
+                    category=p.category,
+                    price_paise=p.price,
+                    gst_rate_bp=p.gst_rate_bp,
+                    stock=p.stock,
                     image_url=None,
-                    active=True, created_at=now, updated_at=now,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
         for o in OFFERS:
@@ -132,12 +200,22 @@ async def seed_catalog(sessions: async_sessionmaker[AsyncSession], *, now: datet
             ends = now - timedelta(days=30) if o.expired else now + timedelta(days=365)
             await session.merge(
                 OfferRow(
-                    id=offer_id(o.code), code=o.code, description=o.description, kind=o.kind,
-                    percent_bp=o.percent_bp, flat_paise=o.flat, max_discount_paise=o.max_discount,
-                    min_subtotal_paise=o.min_subtotal, starts_at=starts, ends_at=ends,
+                    id=offer_id(o.code),
+                    code=o.code,
+                    description=o.description,
+                    kind=o.kind,
+                    percent_bp=o.percent_bp,
+                    flat_paise=o.flat,
+                    max_discount_paise=o.max_discount,
+                    min_subtotal_paise=o.min_subtotal,
+                    starts_at=starts,
+                    ends_at=ends,
                     product_ids=[str(product_id(s)) for s in o.product_skus],
-                    categories=list(o.categories), usage_limit=o.usage_limit,
-                    per_customer_limit=o.per_customer_limit, active=True,
-                    created_at=now, updated_at=now,
+                    categories=list(o.categories),
+                    usage_limit=o.usage_limit,
+                    per_customer_limit=o.per_customer_limit,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
                 )
             )

@@ -1,4 +1,4 @@
-"""`make run`'s stack as a real process: it seeds, writes stack.json, answers, and Ctrl-C stops it."""
+"""`make run`'s stack as a process: it seeds, writes stack.json, answers, and Ctrl-C stops it."""
 
 from __future__ import annotations
 
@@ -22,9 +22,21 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     log = (tmp_path / "devstack.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.local.devstack", "--port", str(api_port),
-         "--aws-port", str(aws_port), "--state-dir", str(tmp_path)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "infra.local.devstack",
+            "--port",
+            str(api_port),
+            "--aws-port",
+            str(aws_port),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         stack_file = tmp_path / "stack.json"
@@ -38,7 +50,10 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         assert stack["aws_endpoint_url"] == f"http://127.0.0.1:{aws_port}"
         body = httpx.post(
             stack["graphql_url"],
-            json={"query": "{ products(first: 100) { edges { node { sku category offers { code } } } } }"},
+            json={
+                "query": "{ products(first: 100) { edges { node { sku category "
+                "offers { code } } } } }"
+            },
             timeout=10,
         ).json()
         nodes = [e["node"] for e in body["data"]["products"]["edges"]]

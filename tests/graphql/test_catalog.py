@@ -93,7 +93,9 @@ async def test_negative_page_size_and_bad_cursor_are_invalid_input(gql: GraphQLC
 async def test_product_by_id_and_unknown_or_malformed_ids_answer_null(gql: GraphQLClient) -> None:
     query = "query($id: ID!) { product(id: $id) { sku title } }"
     known = await gql(query, {"id": str(product_id("BOK-NOV-001"))})
-    assert known["data"] == {"product": {"sku": "BOK-NOV-001", "title": "The Guide (R. K. Narayan)"}}
+    assert known["data"] == {
+        "product": {"sku": "BOK-NOV-001", "title": "The Guide (R. K. Narayan)"}
+    }
     for bad in ("00000000-0000-0000-0000-000000000000", "nope", "", "'; DROP TABLE products;--"):
         body = await gql(query, {"id": bad})
         assert body["data"] == {"product": None}, bad

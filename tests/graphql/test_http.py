@@ -18,10 +18,14 @@ async def test_healthz_and_readyz_on_real_services(client: httpx.AsyncClient) ->
 
 
 async def test_readyz_reports_a_dead_cache_with_503(settings: Settings) -> None:
-    dead = Container(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    dead = Container(
+        settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    )
     app = create_app(dead)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
             ready = await c.get("/readyz")
     finally:
         await dead.aclose()
@@ -91,9 +95,10 @@ async def test_deep_queries_are_refused(settings: Settings, container: Container
     shallow.__dict__["engine"] = container.engine  # share the run's pool; nothing to close
     app = create_app(shallow)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        ok = (await c.post("/graphql", json={"query": "{ products { edges { node { sku } } } }"}))
+        ok = await c.post("/graphql", json={"query": "{ products { edges { node { sku } } } }"})
         deep = await c.post(
-            "/graphql", json={"query": "{ products { edges { node { offers { flat { amount } } } } } }"}
+            "/graphql",
+            json={"query": "{ products { edges { node { offers { flat { amount } } } } } }"},
         )
     assert "errors" not in ok.json()
     assert "exceeds maximum operation depth of 4" in deep.json()["errors"][0]["message"]

@@ -45,10 +45,15 @@ def rest_v1_event(body: str) -> dict[str, Any]:
     event = copy.deepcopy(load_event("apiGatewayProxyEvent.json"))
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     event.update(
-        resource="/{proxy+}", path="/graphql", httpMethod="POST", body=body,
-        isBase64Encoded=False, headers=headers,
+        resource="/{proxy+}",
+        path="/graphql",
+        httpMethod="POST",
+        body=body,
+        isBase64Encoded=False,
+        headers=headers,
         multiValueHeaders={k: [v] for k, v in headers.items()},
-        queryStringParameters=None, multiValueQueryStringParameters=None,
+        queryStringParameters=None,
+        multiValueQueryStringParameters=None,
     )
     event["requestContext"].update(httpMethod="POST", path="/graphql", requestId="apigw-v1-req-1")
     return event
@@ -78,9 +83,9 @@ def lambda_env(
     yield
     warm = app.container._container
     if warm is not None:  # what the runtime does at shut-down: close pools on their own loop
-        _RUNTIME.submit(
-            lambda: asyncio.get_event_loop().run_until_complete(warm.aclose())
-        ).result(30)
+        _RUNTIME.submit(lambda: asyncio.get_event_loop().run_until_complete(warm.aclose())).result(
+            30
+        )
     get_settings.cache_clear()
 
 

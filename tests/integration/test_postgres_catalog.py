@@ -13,7 +13,9 @@ from datasources.postgres.catalog import SqlProductRepository
 from datasources.postgres.engine import StatementCounter, create_engine
 from infra.local.seed import PRODUCTS, product_id
 
-N_PLUS_ONE_QUERY = "query($n: Int) { products(first: $n) { edges { node { sku offers { code } } } } }"
+N_PLUS_ONE_QUERY = (
+    "query($n: Int) { products(first: $n) { edges { node { sku offers { code } } } } }"
+)
 
 
 async def test_statement_count_does_not_grow_with_page_size(
@@ -22,7 +24,9 @@ async def test_statement_count_does_not_grow_with_page_size(
     counts: dict[int, int] = {}
     for n in (10, 50, 100):
         with StatementCounter(container.engine) as counter:
-            response = await client.post("/graphql", json={"query": N_PLUS_ONE_QUERY, "variables": {"n": n}})
+            response = await client.post(
+                "/graphql", json={"query": N_PLUS_ONE_QUERY, "variables": {"n": n}}
+            )
         body = response.json()
         assert "errors" not in body, body
         assert len(body["data"]["products"]["edges"]) == min(n, len(PRODUCTS))
@@ -45,7 +49,9 @@ async def test_product_lookups_in_one_request_are_batched(
     container: Container, client: httpx.AsyncClient
 ) -> None:
     ids = [str(product_id(p.sku)) for p in PRODUCTS[:12]]
-    query = "{ " + " ".join(f'p{i}: product(id: "{pid}") {{ sku }}' for i, pid in enumerate(ids)) + " }"
+    query = (
+        "{ " + " ".join(f'p{i}: product(id: "{pid}") {{ sku }}' for i, pid in enumerate(ids)) + " }"
+    )
     with StatementCounter(container.engine) as counter:
         body = (await client.post("/graphql", json={"query": query})).json()
     assert [body["data"][f"p{i}"]["sku"] for i in range(12)] == [p.sku for p in PRODUCTS[:12]]
@@ -75,10 +81,12 @@ async def test_migrations_go_from_empty_to_head_and_back(
         await migrate.upgrade(engine)
         assert await migrate.current_revision(engine) == "0001_catalog"
         async with engine.connect() as conn:
-            tables = await conn.run_sync(lambda c: {
-                t: {col["name"] for col in sa_inspect(c).get_columns(t)}
-                for t in sa_inspect(c).get_table_names()
-            })
+            tables = await conn.run_sync(
+                lambda c: {
+                    t: {col["name"] for col in sa_inspect(c).get_columns(t)}
+                    for t in sa_inspect(c).get_table_names()
+                }
+            )
         for table in SQLModel.metadata.sorted_tables:
             assert tables[table.name] == {c.name for c in table.columns}, table.name
         await migrate.downgrade(engine)

@@ -40,8 +40,10 @@ async def test_catalog_works_on_sqlite(tmp_path: Path) -> None:
             body = (
                 await client.post(
                     "/graphql",
-                    json={"query": '{ products(first: 100, search: "TEA") { edges { node { sku '
-                    "offers { code } } } } offers { code } }"},
+                    json={
+                        "query": '{ products(first: 100, search: "TEA") { edges { node { sku '
+                        "offers { code } } } } offers { code } }"
+                    },
                 )
             ).json()
             ready = await client.get("/readyz")
@@ -50,7 +52,8 @@ async def test_catalog_works_on_sqlite(tmp_path: Path) -> None:
     assert "errors" not in body, body
     skus = [e["node"]["sku"] for e in body["data"]["products"]["edges"]]
     expected = sorted(
-        p.sku for p in PRODUCTS
+        p.sku
+        for p in PRODUCTS
         if any("tea" in text.lower() for text in (p.title, p.sku, p.description or p.title))
     )
     assert skus == expected

@@ -74,7 +74,18 @@ def throwaway_postgres() -> Iterator[str]:
     )
     options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start"],
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(workdir / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -88,10 +99,10 @@ def throwaway_postgres() -> Iterator[str]:
 @contextlib.contextmanager
 def postgres_server_url() -> Iterator[str]:
     """A URL of a PostgreSQL server (its ``postgres`` database) for this run."""
-    if url := os.environ.get("DATABASE_URL"):
-        if url.startswith(("postgres://", "postgresql")):
-            yield url
-            return
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        yield url
+        return
     if not _forced_throwaway() and port_answers("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
         return

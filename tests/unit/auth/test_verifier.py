@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -89,9 +89,7 @@ def unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 def hs256_with_public_pem(keys: Keys) -> str:
-    pem = keys.a.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem = keys.a.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     signing_input = unsigned({"alg": "HS256", "typ": "JWT", "kid": "kid-a"}, claims())
     mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(mac)}"
@@ -175,8 +173,7 @@ class Env:
     keys: Keys
 
     @property
-    def fetches(self) -> tuple[int, int]:
-        """JWKS fetches as the client counts them, and as the server saw them."""
+    def fetches(self) -> tuple[int, int]:  # as the JWKS client counts them, as the server saw them
         return self.jwks.fetch_count, self.server.hits
 
 
@@ -184,8 +181,13 @@ class Env:
 async def env(jwks_server: JwksServer, keys: Keys) -> AsyncIterator[Env]:
     jwks_server.reset(document={"keys": [jwk(keys.a, "kid-a")]})
     clock = FakeClock()
-    options = {"cache_ttl_seconds": TTL, "min_refetch_interval_seconds": FLOOR}
-    async with JwksClient(url=jwks_server.url, timeout_seconds=0.5, clock=clock, **options) as jwks:
+    async with JwksClient(
+        url=jwks_server.url,
+        cache_ttl_seconds=TTL,
+        min_refetch_interval_seconds=FLOOR,
+        timeout_seconds=0.5,
+        clock=clock,
+    ) as jwks:
         verifier = CognitoJwtVerifier(issuer=ISSUER, jwks=jwks, client_ids=[CLIENT_ID])
         yield Env(verifier=verifier, jwks=jwks, server=jwks_server, clock=clock, keys=keys)
 

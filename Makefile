@@ -1,0 +1,45 @@
+# The two commands: `make run` (local stack) and `make test` (every test and gate).
+# Both create .venv from requirements.lock first, so a fresh machine needs only Python 3.11+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv lint typecheck imports pytest schema bench clean
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/python -m infra.local.devstack
+
+test: venv lint typecheck imports pytest
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+imports: venv
+	$(BIN)/lint-imports
+
+pytest: venv
+	$(BIN)/python -m pytest
+
+# Rewrite the committed SDL snapshot after an intended schema change.
+schema: venv
+	$(BIN)/python -m schema.snapshot --write
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache

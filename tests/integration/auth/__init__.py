@@ -1,0 +1,1 @@
+"""Cognito tokens from the AWS emulator (moto server) verified end to end."""
