@@ -1,6 +1,6 @@
 """app.lambda_handler.handler answers GraphQL for API Gateway HTTP API (v2) and REST (v1) events.
 
-The events are AWS's own samples (../shared/aws-events) with path, method, headers and body
+The events are AWS's own samples (tests/fixtures/aws-events) with path, method, headers and body
 replaced. The handler runs on a thread of its own, as in Lambda: no running event loop around it.
 """
 
@@ -22,7 +22,8 @@ import app.lambda_handler
 from app.container import Container
 from app.settings import Settings, get_settings
 
-EVENTS = Path(__file__).resolve().parents[2].parent / "shared" / "aws-events"
+# AWS sample events (copied unchanged from ../shared/aws-events; see its README)
+EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "aws-events"
 QUERY = '{ products(first: 3, category: "books") { edges { node { sku price { amount } } } } }'
 
 
