@@ -12,8 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.settings import Settings, get_settings
+from auth.backend import TokenVerifier
+from auth.jwks import JwksClient
+from auth.verifier import CognitoJwtVerifier
 from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
 from datasources.postgres.engine import create_engine, create_session_factory
+from domain.errors import Unauthenticated
+from domain.identity import Principal
 from resolvers.deps import Deps, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,29 @@ class Container:
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
             health_check_interval=30,
+        )
+
+    @cached_property
+    def jwks(self) -> JwksClient | None:
+        s = self.settings
+        if not s.jwks_url:
+            return None
+        return JwksClient(
+            url=s.jwks_url,
+            cache_ttl_seconds=s.jwks_cache_ttl_seconds,
+            min_refetch_interval_seconds=s.jwks_min_refetch_seconds,
+        )
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        s = self.settings
+        if self.jwks is None or not s.issuer or not s.client_ids:
+            return SignInNotConfigured()
+        return CognitoJwtVerifier(
+            issuer=s.issuer,
+            jwks=self.jwks,
+            client_ids=s.client_ids,
+            leeway_seconds=s.jwt_leeway_seconds,
         )
 
     @cached_property
@@ -76,10 +104,19 @@ class Container:
         return checks
 
     async def aclose(self) -> None:
+        if "jwks" in self.__dict__ and self.jwks is not None:
+            await self.jwks.aclose()
         if "redis" in self.__dict__ and self.redis is not None:
             await self.redis.aclose()
         if "engine" in self.__dict__:
             await self.engine.dispose()
+
+
+class SignInNotConfigured:
+    """The verifier when no user pool is configured: every token is refused, clearly."""
+
+    async def verify(self, token: str) -> Principal:
+        raise Unauthenticated("sign-in is not configured on this server")
 
 
 _container: Container | None = None

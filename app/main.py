@@ -6,12 +6,14 @@ first request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -20,10 +22,24 @@ from app.container import Container, get_container
 from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.middleware import RequestIdMiddleware
+from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from schema.build import build_schema
-from schema.http import GraphQLApp
+from schema.http import GraphQLApp, Identity
 
 GRAPHIQL_STATIC_URL = "/static/graphiql"
+
+
+class LazyBackend(AuthenticationBackend):
+    """Builds the Cognito backend on first use, so creating the app does no work."""
+
+    def __init__(self, verifier: Callable[[], TokenVerifier]) -> None:
+        self._verifier = verifier
+        self._backend: CognitoAuthBackend | None = None
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
+        if self._backend is None:
+            self._backend = CognitoAuthBackend(verifier=self._verifier())
+        return await self._backend.authenticate(conn)
 
 
 def create_app(container: Container | None = None) -> Starlette:
@@ -31,9 +47,13 @@ def create_app(container: Container | None = None) -> Starlette:
     settings = container.settings
     configure_logging(level=settings.log_level, service=settings.service_name)
 
+    def identify(request: Request) -> Identity:
+        return principal_of(request.user), auth_error_of(request.user)
+
     graphql = GraphQLApp(
         build_schema(max_depth=settings.max_query_depth),
         deps=lambda: container.deps,
+        identify=identify,
         ide_html=graphiql_html(static_url=GRAPHIQL_STATIC_URL)
         if settings.graphiql_enabled
         else None,
@@ -64,6 +84,11 @@ def create_app(container: Container | None = None) -> Starlette:
         routes.append(
             Mount(GRAPHIQL_STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC_DIR), name="graphiql")
         )
-    app = Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        # Lazy: the verifier (and its JWKS client) is built on the first request that needs it.
+        Middleware(AuthenticationMiddleware, backend=LazyBackend(lambda: container.verifier)),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.container = container
     return app

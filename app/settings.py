@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     aws_region: str = "ap-south-1"
     aws_endpoint_url: str | None = None
 
+    # Cognito: the user pool whose tokens the API accepts. The issuer always names the real
+    # AWS host (the emulator's tokens do too); the JWKS URL follows aws_endpoint_url when set.
+    cognito_user_pool_id: str | None = None
+    cognito_client_ids: str = ""  # comma-separated app client ids
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    jwks_cache_ttl_seconds: int = Field(default=3600, ge=60)
+    jwks_min_refetch_seconds: int = Field(default=60, ge=0)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
     # GraphQL
     graphiql_enabled: bool = True
     max_page_size: int = Field(default=100, ge=1, le=1000)
@@ -58,6 +68,31 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def client_ids(self) -> list[str]:
+        return [c.strip() for c in self.cognito_client_ids.split(",") if c.strip()]
+
+    @property
+    def issuer(self) -> str | None:
+        if self.cognito_issuer:
+            return self.cognito_issuer
+        pool = self.cognito_user_pool_id
+        if not pool:
+            return None
+        region = pool.split("_", 1)[0] if "_" in pool else self.aws_region
+        return f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+
+    @property
+    def jwks_url(self) -> str | None:
+        if self.cognito_jwks_url:
+            return self.cognito_jwks_url
+        pool, issuer = self.cognito_user_pool_id, self.issuer
+        if not pool or not issuer:
+            return None
+        if self.aws_endpoint_url:
+            return f"{self.aws_endpoint_url.rstrip('/')}/{pool}/.well-known/jwks.json"
+        return f"{issuer}/.well-known/jwks.json"
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,9 @@ from strawberry.types.execution import ExecutionContext
 
 from schema.catalog import CatalogQuery
 from schema.errors import ErrorShaping
+from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (CatalogQuery,))
+Query = merge_types("Query", (CatalogQuery, ViewerQuery))
 
 
 class StorefrontSchema(strawberry.Schema):

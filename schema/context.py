@@ -10,6 +10,8 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from domain.catalog import Product
+from domain.errors import Unauthenticated
+from domain.identity import Principal
 from domain.offers import Offer
 from resolvers import catalog
 from resolvers.deps import Deps
@@ -45,6 +47,8 @@ class Context:
     response: Response | None
     deps: Deps
     request_id: str
+    principal: Principal | None = None
+    auth_error: Unauthenticated | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

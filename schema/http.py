@@ -23,10 +23,15 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
+from domain.errors import Unauthenticated
+from domain.identity import Principal
 from resolvers.deps import Deps
 from schema.context import Context
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+# Who is calling, and why not when a token was sent but refused (composition root decides how).
+Identity = tuple[Principal | None, Unauthenticated | None]
 
 
 def request_id_of(scope: Scope) -> str:
@@ -52,10 +57,12 @@ class GraphQLApp(GraphQL[Context, None]):
         schema: BaseSchema,
         *,
         deps: Callable[[], Deps],
+        identify: Callable[[Request], Identity],
         ide_html: str | None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide_html else None)
         self._deps = deps
+        self._identify = identify
         self._ide_html = ide_html
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,11 +87,16 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        principal, auth_error = (
+            self._identify(request) if isinstance(request, Request) else (None, None)
+        )
         return Context(
             request=request if isinstance(request, Request) else None,
             response=response if isinstance(response, Response) else None,
             deps=self._deps(),
             request_id=request_id_of(request.scope),
+            principal=principal,
+            auth_error=auth_error,
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

@@ -17,6 +17,8 @@ from app.container import Container
 from app.main import create_app
 from app.settings import Settings, normalise_database_url
 from datasources.postgres import migrate
+from infra.local.cognito import CognitoStack, sign_in
+from infra.local.cognito import provision as provision_cognito
 from infra.local.seed import seed_catalog
 from tests.support.services import free_port, postgres_server_url, redis_server_url
 
@@ -24,6 +26,7 @@ from tests.support.services import free_port, postgres_server_url, redis_server_
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
+REGION = "ap-south-1"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -73,14 +76,44 @@ def aws_endpoint_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str, aws_endpoint_url: str) -> Settings:
+def cognito(aws_endpoint_url: str) -> CognitoStack:
+    """A user pool in the emulator with the demo users (asha, ravi; admin in group admin)."""
+    return provision_cognito(endpoint_url=aws_endpoint_url, region=REGION)
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, redis_url: str, aws_endpoint_url: str, cognito: CognitoStack
+) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
         redis_url=redis_url,
         aws_endpoint_url=aws_endpoint_url,
+        aws_region=REGION,
+        cognito_user_pool_id=cognito.user_pool_id,
+        cognito_client_ids=cognito.client_id,
         log_level="WARNING",
     )
+
+
+@pytest.fixture(scope="session")
+def tokens(aws_endpoint_url: str, cognito: CognitoStack) -> dict[str, str]:
+    """An access token per demo user, from the emulator's Cognito (USER_PASSWORD_AUTH)."""
+    return {
+        user.username: sign_in(
+            endpoint_url=aws_endpoint_url,
+            region=REGION,
+            client_id=cognito.client_id,
+            username=user.username,
+            password=user.password,
+        )["AccessToken"]
+        for user in cognito.users
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")

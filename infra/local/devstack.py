@@ -23,6 +23,7 @@ from app.container import Container
 from app.main import create_app
 from app.settings import Settings
 from datasources.postgres import migrate
+from infra.local.cognito import provision as provision_cognito
 from infra.local.seed import seed_catalog
 
 logger = logging.getLogger("devstack")
@@ -61,7 +62,12 @@ async def serve(args: argparse.Namespace) -> None:
     moto, aws_url = start_aws_emulator(host=args.host, port=args.aws_port)
     try:
         base = Settings()
-        overrides: dict[str, Any] = {"aws_endpoint_url": aws_url}
+        cognito = provision_cognito(endpoint_url=aws_url, region=base.aws_region)
+        overrides: dict[str, Any] = {
+            "aws_endpoint_url": aws_url,
+            "cognito_user_pool_id": cognito.user_pool_id,
+            "cognito_client_ids": cognito.client_id,
+        }
         if "DATABASE_URL" not in os.environ:
             overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
         settings = base.model_copy(update=overrides)
@@ -69,7 +75,7 @@ async def serve(args: argparse.Namespace) -> None:
         await migrate.upgrade(container.engine)
         await seed_catalog(container.sessions)
         api_base = f"http://{args.host}:{args.port}"
-        stack = stack_description(settings=settings, api_base=api_base)
+        stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
         stack_file = args.state_dir / "stack.json"
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         app = create_app(container)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.local.cognito import sign_in
 from tests.support.services import free_port, port_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,22 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         nodes = [e["node"] for e in body["data"]["products"]["edges"]]
         assert len(nodes) >= 24 and len({n["category"] for n in nodes}) >= 4
         assert any(n["offers"] for n in nodes)
+        assert {u["username"] for u in stack["users"]} >= {"asha", "ravi", "admin"}
+        admin = next(u for u in stack["users"] if "admin" in u["groups"])
+        token = sign_in(
+            endpoint_url=stack["aws_endpoint_url"],
+            region=stack["aws_region"],
+            client_id=stack["cognito"]["client_id"],
+            username=admin["username"],
+            password=admin["password"],
+        )["AccessToken"]
+        viewer = httpx.post(
+            stack["graphql_url"],
+            json={"query": "{ viewer { username groups } }"},
+            headers={"authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        assert viewer["data"]["viewer"] == {"username": admin["username"], "groups": ["admin"]}
         page = httpx.get(stack["graphql_url"], headers={"accept": "text/html"}, timeout=10)
         assert "graphiql" in page.text.lower()
         assert httpx.get(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=10).status_code == 200
