@@ -19,6 +19,8 @@ from app.settings import Settings, normalise_database_url
 from datasources.postgres import migrate
 from infra.local.cognito import CognitoStack, sign_in
 from infra.local.cognito import provision as provision_cognito
+from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
+from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.seed import seed_catalog
 from tests.support.services import free_port, postgres_server_url, redis_server_url
 
@@ -79,6 +81,33 @@ def aws_endpoint_url() -> Iterator[str]:
 def cognito(aws_endpoint_url: str) -> CognitoStack:
     """A user pool in the emulator with the demo users (asha, ravi; admin in group admin)."""
     return provision_cognito(endpoint_url=aws_endpoint_url, region=REGION)
+
+
+RAZORPAY_KEY_ID = "rzp_test_Zx98Yw76Vu54Ts"
+RAZORPAY_KEY_SECRET = "app-suite-key-secret"
+RAZORPAY_WEBHOOK_SECRET = "app-suite-webhook-secret"
+
+
+@pytest.fixture(scope="session")
+def razorpay_sandbox() -> Iterator[SandboxServer]:
+    """The Razorpay sandbox over HTTP on loopback, on a compressed clock."""
+    config = SandboxConfig(
+        key_id=RAZORPAY_KEY_ID,
+        key_secret=RAZORPAY_KEY_SECRET,
+        webhook_secret=RAZORPAY_WEBHOOK_SECRET,
+        time_scale=0.001,
+        webhook_timeout=5.0,
+    )
+    with SandboxServer(config=config) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(razorpay_sandbox: SandboxServer) -> Iterator[SandboxControl]:
+    """Test control of the sandbox, reset for each test that asks for it."""
+    with SandboxControl(base_url=razorpay_sandbox.base_url) as control:
+        control.reset()
+        yield control
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import razorpay
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from conftest import SDK_TIMEOUT
+import razorpay
 from razorpay.errors import BadRequestError
 
+from infra.local.razorpay_sandbox import SandboxConfig
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 
 AMOUNT = 100_000
+
+SDK_TIMEOUT = 5  # seconds; the SDK has no default timeout
 
 
 def captured_payment(rzp: razorpay.Client, control: SandboxControl) -> str:
@@ -62,9 +66,7 @@ def test_over_refund_is_rejected(rzp: razorpay.Client, control: SandboxControl) 
     assert rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)["amount_refunded"] == 60_000
 
 
-def test_only_captured_payments_are_refunded(
-    rzp: razorpay.Client, control: SandboxControl
-) -> None:
+def test_only_captured_payments_are_refunded(rzp: razorpay.Client, control: SandboxControl) -> None:
     control.configure(auto_capture=False)
     payment_id = captured_payment(rzp, control)  # authorized only
     with pytest.raises(BadRequestError, match="captured"):
@@ -99,9 +101,7 @@ def test_pending_refund_processes_later(rzp: razorpay.Client, control: SandboxCo
     assert events[-2:] == ["refund.created", "refund.processed"]
 
 
-def test_failed_refund_gives_the_amount_back(
-    rzp: razorpay.Client, control: SandboxControl
-) -> None:
+def test_failed_refund_gives_the_amount_back(rzp: razorpay.Client, control: SandboxControl) -> None:
     control.configure(refund_outcome="failed")
     payment_id = captured_payment(rzp, control)
     created = refund(rzp, payment_id)
@@ -123,5 +123,28 @@ def test_settle_pending_refund_by_hand(rzp: razorpay.Client, control: SandboxCon
     created = refund(rzp, payment_id, amount=10_000)
     settled = control.settle_refund(str(created["id"]), outcome="processed")
     assert settled["status"] == "processed"
-    response = control._http.post(f"/_sandbox/refunds/{created['id']}/settle", json={})
+    response = control.http.post(f"/_sandbox/refunds/{created['id']}/settle", json={})
     assert response.status_code == 400  # no longer pending
+
+
+def test_concurrent_refunds_never_exceed_the_capture(
+    rzp: razorpay.Client, control: SandboxControl, sandbox_config: SandboxConfig
+) -> None:
+    payment_id = captured_payment(rzp, control)
+    auth = (sandbox_config.key_id, sandbox_config.key_secret)
+
+    def attempt(_: int) -> int:
+        client = razorpay.Client(auth=auth, base_url=control.base_url)
+        try:
+            refund(client, payment_id, amount=30_000)
+            return 1
+        except BadRequestError:
+            return 0
+        finally:
+            client.session.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        succeeded = sum(pool.map(attempt, range(8)))
+    assert succeeded == 3
+    payment = rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)
+    assert payment["amount_refunded"] == 90_000

@@ -1,0 +1,109 @@
+"""The Razorpay adapter (official SDK) against the sandbox over HTTP: shapes, errors, timeouts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from datasources.razorpay.gateway import RazorpayGateway
+from domain.gateway import PaymentGatewayError, PaymentGatewayRejected
+from domain.signatures import checkout_signature_valid
+from infra.local.razorpay_sandbox import SandboxServer
+from infra.local.razorpay_sandbox.control_client import SandboxControl
+from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET
+
+
+@pytest.fixture
+def gateway(razorpay_sandbox: SandboxServer, sandbox: SandboxControl) -> RazorpayGateway:
+    return RazorpayGateway(
+        key_id=RAZORPAY_KEY_ID,
+        key_secret=RAZORPAY_KEY_SECRET,
+        base_url=razorpay_sandbox.base_url,
+        timeout_seconds=2.0,
+    )
+
+
+async def test_order_pay_and_read_back(gateway: RazorpayGateway, sandbox: SandboxControl) -> None:
+    order = await gateway.create_order(
+        amount=123_456, currency="INR", receipt="sess-1", notes={"session": "sess-1"}
+    )
+    assert order.id.startswith("order_") and len(order.id) == len("order_") + 14
+    assert (order.amount, order.currency, order.status, order.receipt) == (
+        123_456,
+        "INR",
+        "created",
+        "sess-1",
+    )
+    answer = sandbox.pay(order.id, outcome="success")
+    assert checkout_signature_valid(
+        key_secret=RAZORPAY_KEY_SECRET,
+        order_id=order.id,
+        payment_id=answer["razorpay_payment_id"],
+        signature=answer["razorpay_signature"],
+    )
+    payment = await gateway.fetch_payment(answer["razorpay_payment_id"])
+    assert (payment.order_id, payment.amount, payment.currency) == (order.id, 123_456, "INR")
+    assert payment.status == "captured" and payment.captured
+    assert [p.id for p in await gateway.order_payments(order.id)] == [payment.id]
+    fetched = await gateway.fetch_order(order.id)
+    assert fetched.status == "paid" and fetched.amount_paid == 123_456
+
+
+async def test_manual_capture_and_refunds(
+    gateway: RazorpayGateway, sandbox: SandboxControl
+) -> None:
+    sandbox.configure(auto_capture=False)
+    order = await gateway.create_order(amount=50_000, currency="INR", receipt="r2", notes={})
+    payment_id = sandbox.pay(order.id, outcome="success")["razorpay_payment_id"]
+    assert (await gateway.fetch_payment(payment_id)).status == "authorized"
+    with pytest.raises(PaymentGatewayRejected):
+        await gateway.refund_payment(payment_id, amount=100, idempotency_key="k" * 12, notes={})
+    captured = await gateway.capture_payment(payment_id, amount=50_000, currency="INR")
+    assert captured.status == "captured"
+    with pytest.raises(PaymentGatewayRejected):  # only from authorized
+        await gateway.capture_payment(payment_id, amount=50_000, currency="INR")
+    first = await gateway.refund_payment(
+        payment_id, amount=20_000, idempotency_key="refund-key-0001", notes={"why": "test"}
+    )
+    again = await gateway.refund_payment(
+        payment_id, amount=20_000, idempotency_key="refund-key-0001", notes={"why": "test"}
+    )
+    assert first.id == again.id and first.amount == 20_000
+    with pytest.raises(PaymentGatewayRejected):  # 20,000 + 40,000 > 50,000 captured
+        await gateway.refund_payment(
+            payment_id, amount=40_000, idempotency_key="refund-key-0002", notes={}
+        )
+    assert (await gateway.fetch_payment(payment_id)).amount_refunded == 20_000
+    assert (await gateway.fetch_refund(first.id)).payment_id == payment_id
+
+
+async def test_validation_errors_and_bad_credentials_are_rejections(
+    gateway: RazorpayGateway, razorpay_sandbox: SandboxServer
+) -> None:
+    with pytest.raises(PaymentGatewayRejected):
+        await gateway.create_order(amount=99, currency="INR", receipt="x", notes={})
+    with pytest.raises(PaymentGatewayRejected):
+        await gateway.fetch_order("order_DoesNotExist01")
+    wrong = RazorpayGateway(
+        key_id=RAZORPAY_KEY_ID, key_secret="wrong", base_url=razorpay_sandbox.base_url
+    )
+    with pytest.raises(PaymentGatewayRejected, match="Authentication failed"):
+        await wrong.fetch_order("order_DoesNotExist01")
+
+
+async def test_5xx_junk_and_timeouts_are_gateway_errors(
+    gateway: RazorpayGateway, sandbox: SandboxControl
+) -> None:
+    sandbox.set_faults({"type": "error", "status": 502, "code": "GATEWAY_ERROR", "count": 1})
+    with pytest.raises(PaymentGatewayError) as server_error:
+        await gateway.create_order(amount=10_000, currency="INR", receipt="a", notes={})
+    assert not isinstance(server_error.value, PaymentGatewayRejected)
+    sandbox.set_faults({"type": "error", "status": 500, "body": "<html>oops</html>", "count": 1})
+    with pytest.raises(PaymentGatewayError):
+        await gateway.create_order(amount=10_000, currency="INR", receipt="b", notes={})
+    sandbox.set_faults({"type": "timeout", "delay": 5, "count": 1})
+    started = time.monotonic()
+    with pytest.raises(PaymentGatewayError, match="timed out"):
+        await gateway.create_order(amount=10_000, currency="INR", receipt="c", notes={})
+    assert time.monotonic() - started < 4.5  # the client's 2 s timeout, not the server's 5 s
