@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
@@ -53,6 +53,23 @@ class Settings(BaseSettings):
     jwks_cache_ttl_seconds: int = Field(default=3600, ge=60)
     jwks_min_refetch_seconds: int = Field(default=60, ge=0)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # Razorpay: keys and webhook secrets (from Secrets Manager in production). base_url None is
+    # Razorpay itself; the local stack and tests point it at the sandbox.
+    razorpay_key_id: str = ""
+    razorpay_key_secret: SecretStr = SecretStr("")
+    razorpay_webhook_secret: SecretStr = SecretStr("")
+    razorpay_webhook_previous_secret: SecretStr = SecretStr("")  # accepted during a rotation
+    razorpay_base_url: str | None = None
+    razorpay_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    # Checkout and payment sessions
+    merchant_name: str = "Demo Storefront"
+    public_base_url: str = "http://127.0.0.1:8000"  # where Razorpay posts the checkout callback
+    storefront_success_url: str = "http://127.0.0.1:8000/static/checkout/success.html"
+    storefront_failure_url: str = "http://127.0.0.1:8000/static/checkout/failure.html"
+    payment_session_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    currency: str = "INR"
 
     # GraphQL
     graphiql_enabled: bool = True

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ from app.main import create_app
 from app.settings import Settings
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
+from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
+
+# Test-mode keys of the local sandbox (not secrets: nothing real accepts them).
+DEMO_KEY_ID = "rzp_test_DemoStackKey01"
+DEMO_KEY_SECRET = "demo-stack-key-secret"  # noqa: S105
+DEMO_WEBHOOK_SECRET = "demo-stack-webhook-secret"  # noqa: S105
 
 logger = logging.getLogger("devstack")
 
@@ -34,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--aws-port", type=int, default=4566)
+    parser.add_argument("--razorpay-port", type=int, default=9090)
     parser.add_argument("--state-dir", type=Path, default=Path(".devstack"))
     return parser.parse_args(argv)
 
@@ -60,13 +68,29 @@ def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
 async def serve(args: argparse.Namespace) -> None:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     moto, aws_url = start_aws_emulator(host=args.host, port=args.aws_port)
+    stack_stoppers: list[Callable[[], None]] = [moto.stop]
     try:
         base = Settings()
         cognito = provision_cognito(endpoint_url=aws_url, region=base.aws_region)
+        api_base = f"http://{args.host}:{args.port}"
+        sandbox_config = SandboxConfig(
+            key_id=DEMO_KEY_ID,
+            key_secret=DEMO_KEY_SECRET,
+            webhook_secret=DEMO_WEBHOOK_SECRET,
+            webhook_url=f"{api_base}/webhooks/razorpay",
+        )
+        sandbox = SandboxServer(config=sandbox_config, host=args.host, port=args.razorpay_port)
+        stack_stoppers.append(sandbox.stop)
+        razorpay_url = sandbox.start()
         overrides: dict[str, Any] = {
             "aws_endpoint_url": aws_url,
             "cognito_user_pool_id": cognito.user_pool_id,
             "cognito_client_ids": cognito.client_id,
+            "razorpay_key_id": DEMO_KEY_ID,
+            "razorpay_key_secret": DEMO_KEY_SECRET,
+            "razorpay_webhook_secret": DEMO_WEBHOOK_SECRET,
+            "razorpay_base_url": razorpay_url,
+            "public_base_url": api_base,
         }
         if "DATABASE_URL" not in os.environ:
             overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
@@ -74,8 +98,13 @@ async def serve(args: argparse.Namespace) -> None:
         container = Container(settings)
         await migrate.upgrade(container.engine)
         await seed_catalog(container.sessions)
-        api_base = f"http://{args.host}:{args.port}"
         stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
+        stack["razorpay"] = {
+            "base_url": razorpay_url,
+            "key_id": DEMO_KEY_ID,
+            "key_secret": DEMO_KEY_SECRET,
+            "webhook_secret": DEMO_WEBHOOK_SECRET,
+        }
         stack_file = args.state_dir / "stack.json"
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         app = create_app(container)
@@ -85,7 +114,8 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"GraphiQL: {api_base}/graphql   stack: {stack_file}   (Ctrl-C stops)", flush=True)
         await server.serve()
     finally:
-        moto.stop()
+        for stop in reversed(stack_stoppers):
+            stop()
         stack_file = args.state_dir / "stack.json"
         stack_file.unlink(missing_ok=True)
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    api_port, aws_port = free_port(), free_port()
+    api_port, aws_port, rzp_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     log = (tmp_path / "devstack.log").open("wb")
     proc = subprocess.Popen(
@@ -31,6 +31,8 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
             str(api_port),
             "--aws-port",
             str(aws_port),
+            "--razorpay-port",
+            str(rzp_port),
             "--state-dir",
             str(tmp_path),
         ],
@@ -49,6 +51,16 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         stack = json.loads(stack_file.read_text())
         assert stack["graphql_url"] == f"http://127.0.0.1:{api_port}/graphql"
         assert stack["aws_endpoint_url"] == f"http://127.0.0.1:{aws_port}"
+        rzp = stack["razorpay"]
+        assert rzp["base_url"] == f"http://127.0.0.1:{rzp_port}"
+        assert set(rzp) == {"base_url", "key_id", "key_secret", "webhook_secret"}
+        order = httpx.post(
+            f"{rzp['base_url']}/v1/orders",
+            json={"amount": 10_000, "currency": "INR", "receipt": "e2e"},
+            auth=(rzp["key_id"], rzp["key_secret"]),
+            timeout=10,
+        ).json()
+        assert order["status"] == "created"
         body = httpx.post(
             stack["graphql_url"],
             json={
@@ -90,3 +102,4 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
     assert code == 0
     assert not port_answers("127.0.0.1", api_port)
     assert not port_answers("127.0.0.1", aws_port)
+    assert not port_answers("127.0.0.1", rzp_port)
