@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from functools import cached_property
 from typing import Any
@@ -15,10 +16,13 @@ from app.settings import Settings, get_settings
 from auth.backend import TokenVerifier
 from auth.jwks import JwksClient
 from auth.verifier import CognitoJwtVerifier
+from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
 from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
 from datasources.postgres.engine import create_engine, create_session_factory
+from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
 from domain.errors import Unauthenticated
 from domain.identity import Principal
+from domain.ports import OfferRepository
 from resolvers.deps import Deps, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -74,11 +78,28 @@ class Container:
         )
 
     @cached_property
+    def cache_prefix(self) -> str:
+        """Redis key prefix: the service and its database, so two databases (test runs, a
+        staging copy) sharing one Redis never read each other's entries."""
+        database = hashlib.sha256(self.settings.database_url.encode()).hexdigest()[:12]
+        return f"{self.settings.service_name}:{database}"
+
+    @cached_property
+    def offers(self) -> OfferRepository:
+        """Offers read through Redis (or, without REDIS_URL, an in-process cache)."""
+        database = SqlOfferRepository(self.sessions)
+        if self.redis is None:
+            return LocalOfferCache(database)
+        return RedisOfferCache(database, redis=self.redis, prefix=f"{self.cache_prefix}:offers:v1")
+
+    @cached_property
     def deps(self) -> Deps:
         return Deps(
             products=SqlProductRepository(self.sessions),
-            offers=SqlOfferRepository(self.sessions),
+            offers=self.offers,
             clock=SystemClock(),
+            carts=SqlCartRepository(self.sessions),
+            coupon_usage=SqlCouponUsage(self.sessions),
             max_page_size=self.settings.max_page_size,
         )
 

@@ -45,3 +45,57 @@ def validate_gst_rate(rate_bp: int) -> int:
     if not 0 <= rate_bp <= BASIS_POINTS:
         raise InvalidInput("gstRateBp must be within 0..10000", field=["gstRateBp"])
     return rate_bp
+
+
+MAX_SKU_LENGTH = 64  # products.sku VARCHAR(64)
+MAX_TITLE_LENGTH = 200  # products.title VARCHAR(200)
+MAX_CATEGORY_LENGTH = 64  # products.category VARCHAR(64)
+MAX_IMAGE_URL_LENGTH = 2048
+
+
+def _required_text(value: str, *, field: str, maximum: int) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{field} must not be blank", field=[field])
+    if len(value) > maximum:
+        raise InvalidInput(f"{field} is limited to {maximum} characters", field=[field])
+    return value
+
+
+def validated_product(
+    *,
+    id: str,
+    sku: str,
+    title: str,
+    category: str,
+    price: int,
+    gst_rate_bp: int,
+    stock: int,
+    description: str | None = None,
+    image_url: str | None = None,
+    active: bool = True,
+) -> Product:
+    """Normalise admin input (``ProductInput``) into a product, or raise InvalidInput with
+    ``field`` set to the input field at fault. Text is stripped; a blank image URL is none.
+    """
+    if price < 0:
+        raise InvalidInput("price must not be negative", field=["price"])
+    if stock < 0:
+        raise InvalidInput("stock must not be negative", field=["stock"])
+    url = (image_url or "").strip() or None
+    if url is not None and (
+        not url.startswith(("https://", "http://")) or len(url) > MAX_IMAGE_URL_LENGTH
+    ):
+        raise InvalidInput("imageUrl must be an http(s) URL", field=["imageUrl"])
+    return Product(
+        id=id,
+        sku=_required_text(sku, field="sku", maximum=MAX_SKU_LENGTH),
+        title=_required_text(title, field="title", maximum=MAX_TITLE_LENGTH),
+        description=(description or "").strip(),
+        category=_required_text(category, field="category", maximum=MAX_CATEGORY_LENGTH),
+        price=price,
+        gst_rate_bp=validate_gst_rate(gst_rate_bp),
+        stock=stock,
+        image_url=url,
+        active=active,
+    )

@@ -7,12 +7,15 @@ key order, with None where a key is missing (the DataLoader contract).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.cart import Cart
 from domain.catalog import Product
 from domain.offers import Offer
+from domain.pricing import UsageCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +33,103 @@ class ProductRepository(Protocol):
         """Products ordered by sku after ``after_sku``; at most ``query.first`` of them."""
         ...
 
+    async def upsert(self, product: Product) -> Product:
+        """Insert or update by ``product.id``; the stored product comes back.
+
+        Raises :class:`~domain.errors.InvalidInput` (``field=["sku"]``) when another product
+        already has the sku.
+        """
+        ...
+
 
 class OfferRepository(Protocol):
     async def list_live(self, *, now: datetime) -> list[Offer]:
         """Active offers whose window contains ``now``, ordered by code."""
         ...
 
+    async def list_active(self, *, now: datetime) -> list[Offer]:
+        """Active offers that have not ended at ``now`` (live or not yet started), by code.
+
+        What a cache keeps: filtering it with ``Offer.is_live`` gives :meth:`list_live` at any
+        later moment, exactly, until an offer is written.
+        """
+        ...
+
+    async def get_many(self, ids: Sequence[str]) -> list[Offer | None]:
+        """Offers by id (canonical uuid strings), switched-off ones included, in key order."""
+        ...
+
+    async def get_by_codes(self, codes: Sequence[str]) -> list[Offer | None]:
+        """Offers by code, in key order, None where no offer has the code.
+
+        Codes are compared normalised (``normalise_code``), so look-up is case-insensitive.
+        Switched-off offers are returned too (pricing reports them as ``NOT_FOUND``).
+        """
+        ...
+
+    async def upsert(self, offer: Offer) -> Offer:
+        """Insert or update by ``offer.id``; the stored offer comes back.
+
+        Raises :class:`~domain.errors.InvalidInput` (``field=["code"]``) when another offer
+        already has the code. Caching decorators invalidate on every upsert.
+        """
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class CartTransaction(Protocol):
+    """One customer's cart, locked for the length of a transaction (see CartRepository.lock)."""
+
+    @property
+    def cart(self) -> Cart:
+        """The cart as locked (as last saved in this transaction)."""
+        ...
+
+    async def products(self, ids: Sequence[str]) -> list[Product | None]:
+        """Products by canonical id, in key order, read inside this transaction.
+
+        Read here rather than through ProductRepository so that a change needs one database
+        connection: waiters on the lock hold theirs, and a second one could starve the pool.
+        """
+        ...
+
+    async def save(self, cart: Cart) -> Cart:
+        """Store ``cart`` (lines in order, coupon) as version ``cart.version + 1``; return it.
+
+        ``cart.version`` must be the locked version; otherwise (a lost lock, a store that
+        cannot lock) raises DomainError ``CART_VERSION_MISMATCH`` and stores nothing.
+        """
+        ...
+
+
+class CartRepository(Protocol):
+    async def load(self, *, customer_id: str) -> Cart:
+        """The customer's active cart, created empty (version 0) if there is none yet."""
+        ...
+
+    def lock(self, *, customer_id: str) -> AbstractAsyncContextManager[CartTransaction]:
+        """Lock the customer's active cart (creating it if needed) until the block ends.
+
+        Changes of one cart are serialised: a second ``lock`` waits for the first block to
+        end, then sees its saved result. Leaving the block commits; an exception rolls back.
+        """
+        ...
+
+
+class CouponUsage(Protocol):
+    async def counts(
+        self,
+        *,
+        offer_id: str,
+        customer_id: str,
+        now: datetime,
+        excluding_session_id: str | None = None,
+    ) -> UsageCounts:
+        """Uses of an offer: PAID redemptions plus reservations still live at ``now``, in all
+        and by ``customer_id``. ``excluding_session_id`` leaves out that payment session's own
+        reservation (when pricing the session that holds it).
+        """
+        ...

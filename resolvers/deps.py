@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.ports import OfferRepository, ProductRepository
+from domain.ports import (
+    CartRepository,
+    Clock,
+    CouponUsage,
+    OfferRepository,
+    ProductRepository,
+)
 
 
 class SystemClock:
@@ -17,5 +23,7 @@ class SystemClock:
 class Deps:
     products: ProductRepository
     offers: OfferRepository
-    clock: SystemClock
+    clock: Clock
+    carts: CartRepository
+    coupon_usage: CouponUsage
     max_page_size: int = 100

@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from datasources.postgres.sql import insert_on_conflict, is_unique_violation
 from datasources.postgres.tables import OfferRow, ProductRow
 from domain.catalog import Product
-from domain.offers import Offer, OfferKind
+from domain.errors import InvalidInput
+from domain.offers import Offer, OfferKind, normalise_code
 from domain.ports import ProductQuery
 
 
@@ -58,6 +62,77 @@ def offer_from_row(row: OfferRow) -> Offer:
     )
 
 
+def product_values(product: Product) -> dict[str, object]:
+    """Column values of a product, without the timestamps."""
+    return {
+        "id": uuid.UUID(product.id),
+        "sku": product.sku,
+        "title": product.title,
+        "description": product.description,
+        "category": product.category,
+        "price_paise": product.price,
+        "gst_rate_bp": product.gst_rate_bp,
+        "stock": product.stock,
+        "image_url": product.image_url,
+        "active": product.active,
+    }
+
+
+def offer_values(offer: Offer) -> dict[str, object]:
+    """Column values of an offer, without the timestamps."""
+    return {
+        "id": uuid.UUID(offer.id),
+        "code": offer.code,
+        "description": offer.description,
+        "kind": offer.kind.value,
+        "percent_bp": offer.percent_bp,
+        "flat_paise": offer.flat,
+        "max_discount_paise": offer.max_discount,
+        "min_subtotal_paise": offer.min_subtotal,
+        "starts_at": offer.starts_at,
+        "ends_at": offer.ends_at,
+        "product_ids": list(offer.product_ids),
+        "categories": list(offer.categories),
+        "usage_limit": offer.usage_limit,
+        "per_customer_limit": offer.per_customer_limit,
+        "active": offer.active,
+    }
+
+
+_Row = TypeVar("_Row", ProductRow, OfferRow)
+
+
+async def _upsert(
+    sessions: async_sessionmaker[AsyncSession],
+    entity: type[_Row],
+    values: dict[str, object],
+    *,
+    unique_column: str,
+    unique_field: str,
+) -> _Row:
+    """INSERT … ON CONFLICT (id) DO UPDATE, keeping ``created_at``; the row as stored."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        insert = insert_on_conflict(session, entity).values(
+            **values, created_at=now, updated_at=now
+        )
+        changes = {k: insert.excluded[k] for k in values if k != "id"}
+        statement = insert.on_conflict_do_update(
+            index_elements=["id"], set_={**changes, "updated_at": now}
+        ).returning(entity)
+        try:
+            async with session.begin():
+                row = (await session.scalars(statement)).one()
+        except IntegrityError as exc:
+            if is_unique_violation(exc, column=unique_column):
+                raise InvalidInput(
+                    f"another one already has this {unique_field}", field=[unique_field]
+                ) from exc
+            raise
+    assert isinstance(row, entity)
+    return row
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -95,6 +170,16 @@ class SqlProductRepository:
             rows = (await session.scalars(statement)).all()
         return [product_from_row(row) for row in rows]
 
+    async def upsert(self, product: Product) -> Product:
+        row = await _upsert(
+            self._sessions,
+            ProductRow,
+            product_values(product),
+            unique_column="sku",
+            unique_field="sku",
+        )
+        return product_from_row(row)
+
 
 class SqlOfferRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -111,3 +196,41 @@ class SqlOfferRepository:
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [offer_from_row(row) for row in rows]
+
+    async def list_active(self, *, now: datetime) -> list[Offer]:
+        statement = (
+            select(OfferRow)
+            .where(col(OfferRow.active).is_(True))
+            .where(or_(col(OfferRow.ends_at).is_(None), col(OfferRow.ends_at) > now))
+            .order_by(col(OfferRow.code))
+        )
+        async with self._sessions() as session:
+            rows = (await session.scalars(statement)).all()
+        return [offer_from_row(row) for row in rows]
+
+    async def get_many(self, ids: Sequence[str]) -> list[Offer | None]:
+        keys = {uuid.UUID(i) for i in ids}
+        if not keys:
+            return []
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(OfferRow).where(col(OfferRow.id).in_(keys)))).all()
+        by_id = {str(row.id): offer_from_row(row) for row in rows}
+        return [by_id.get(i) for i in ids]
+
+    async def get_by_codes(self, codes: Sequence[str]) -> list[Offer | None]:
+        wanted = [normalise_code(code) for code in codes]
+        keys = {code for code in wanted if code}
+        if not keys:
+            return [None] * len(wanted)
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(select(OfferRow).where(col(OfferRow.code).in_(keys)))
+            ).all()
+        by_code = {row.code: offer_from_row(row) for row in rows}
+        return [by_code.get(code) for code in wanted]
+
+    async def upsert(self, offer: Offer) -> Offer:
+        row = await _upsert(
+            self._sessions, OfferRow, offer_values(offer), unique_column="code", unique_field="code"
+        )
+        return offer_from_row(row)

@@ -10,7 +10,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, Index, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -77,5 +89,76 @@ class OfferRow(SQLModel, table=True):
     usage_limit: int | None = Field(default=None, nullable=True)
     per_customer_limit: int | None = Field(default=None, nullable=True)
     active: bool = Field(default=True, nullable=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CartRow(SQLModel, table=True):
+    """A customer's cart. At most one active cart per customer (a partial unique index)."""
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        CheckConstraint("version >= 0", name="ck_carts_version_non_negative"),
+        Index(
+            "uq_carts_active_customer",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: str = Field(max_length=128, nullable=False)
+    active: bool = Field(default=True, nullable=False)
+    version: int = Field(default=0, nullable=False)
+    coupon_code: str | None = Field(default=None, max_length=64, nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CartLineRow(SQLModel, table=True):
+    """One product in a cart. ``position`` orders lines by when their product was first added."""
+
+    __tablename__ = "cart_lines"
+    __table_args__ = (
+        CheckConstraint("quantity BETWEEN 1 AND 100", name="ck_cart_lines_quantity"),
+        UniqueConstraint("cart_id", "product_id", name="uq_cart_lines_cart_product"),
+        Index("ix_cart_lines_cart_position", "cart_id", "position"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cart_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False)
+    )
+    product_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("products.id"), nullable=False))
+    quantity: int = Field(nullable=False)
+    position: int = Field(nullable=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CouponRedemptionRow(SQLModel, table=True):
+    """A use of an offer by a customer: ``RESERVED`` by a payment session until ``expires_at``,
+    then ``PAID`` (counts for good) or ``RELEASED`` (counts no more). The payment issue writes
+    these; usage limits count PAID rows plus RESERVED rows that have not expired.
+    """
+
+    __tablename__ = "coupon_redemptions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('RESERVED', 'PAID', 'RELEASED')", name="ck_coupon_redemptions_status"
+        ),
+        Index("ix_coupon_redemptions_offer_status", "offer_id", "status"),
+        Index("ix_coupon_redemptions_offer_customer", "offer_id", "customer_id"),
+        Index("ix_coupon_redemptions_session", "payment_session_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    offer_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("offers.id"), nullable=False))
+    customer_id: str = Field(max_length=128, nullable=False)
+    payment_session_id: uuid.UUID | None = Field(default=None, nullable=True)
+    status: str = Field(max_length=16, nullable=False)
+    expires_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -1,0 +1,1 @@
+"""Redis (ElastiCache) adapters: caches and counters; never the only copy of money state."""

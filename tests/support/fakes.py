@@ -1,0 +1,158 @@
+"""In-memory fakes of the ports, for use-case and GraphQL tests that need no database.
+
+``fake_deps()`` builds a :class:`resolvers.deps.Deps` on them; reach the fakes through its
+fields (``deps.products.items``, ``deps.coupon_usage.uses``...) to arrange a scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from domain.cart import Cart
+from domain.catalog import Product
+from domain.errors import DomainError, ErrorCode, InvalidInput
+from domain.offers import Offer, normalise_code
+from domain.ports import ProductQuery
+from domain.pricing import UsageCounts
+from resolvers.deps import Deps
+
+
+@dataclass
+class FixedClock:
+    at: datetime = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class FakeProducts:
+    items: dict[str, Product] = field(default_factory=dict)
+
+    async def get_many(self, ids: Sequence[str]) -> list[Product | None]:
+        return [self.items.get(i) for i in ids]
+
+    async def list_page(self, query: ProductQuery) -> list[Product]:
+        found = sorted(
+            (p for p in self.items.values() if p.active), key=lambda product: product.sku
+        )
+        found = [p for p in found if query.after_sku is None or p.sku > query.after_sku]
+        if query.category is not None:
+            found = [p for p in found if p.category == query.category]
+        if query.search:
+            needle = query.search.lower()
+            found = [
+                p
+                for p in found
+                if any(needle in t.lower() for t in (p.title, p.description, p.sku))
+            ]
+        return found[: query.first]
+
+    async def upsert(self, product: Product) -> Product:
+        if any(p.sku == product.sku and p.id != product.id for p in self.items.values()):
+            raise InvalidInput("another one already has this sku", field=["sku"])
+        self.items[product.id] = product
+        return product
+
+
+@dataclass
+class FakeOffers:
+    items: dict[str, Offer] = field(default_factory=dict)
+
+    async def list_live(self, *, now: datetime) -> list[Offer]:
+        return sorted((o for o in self.items.values() if o.is_live(now=now)), key=lambda o: o.code)
+
+    async def list_active(self, *, now: datetime) -> list[Offer]:
+        return sorted(
+            (o for o in self.items.values() if o.active and (o.ends_at is None or now < o.ends_at)),
+            key=lambda o: o.code,
+        )
+
+    async def get_many(self, ids: Sequence[str]) -> list[Offer | None]:
+        return [self.items.get(i) for i in ids]
+
+    async def get_by_codes(self, codes: Sequence[str]) -> list[Offer | None]:
+        by_code = {o.code: o for o in self.items.values()}
+        return [by_code.get(normalise_code(code)) for code in codes]
+
+    async def upsert(self, offer: Offer) -> Offer:
+        if any(o.code == offer.code and o.id != offer.id for o in self.items.values()):
+            raise InvalidInput("another one already has this code", field=["code"])
+        self.items[offer.id] = offer
+        return offer
+
+
+class _FakeCartTransaction:
+    def __init__(self, carts: FakeCarts, cart: Cart) -> None:
+        self._carts = carts
+        self._cart = cart
+
+    @property
+    def cart(self) -> Cart:
+        return self._cart
+
+    async def products(self, ids: Sequence[str]) -> list[Product | None]:
+        await asyncio.sleep(0)  # let other changes run into the lock
+        return await self._carts.products.get_many(ids)
+
+    async def save(self, cart: Cart) -> Cart:
+        if cart.version != self._cart.version:
+            raise DomainError("stale cart", code=ErrorCode.CART_VERSION_MISMATCH)
+        self._cart = replace(cart, version=cart.version + 1)
+        self._carts.items[cart.customer_id] = self._cart
+        return self._cart
+
+
+@dataclass
+class FakeCarts:
+    products: FakeProducts
+    items: dict[str, Cart] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def load(self, *, customer_id: str) -> Cart:
+        if customer_id not in self.items:
+            self.items[customer_id] = Cart(id=str(uuid.uuid4()), customer_id=customer_id, version=0)
+        return self.items[customer_id]
+
+    @asynccontextmanager
+    async def lock(self, *, customer_id: str) -> AsyncIterator[_FakeCartTransaction]:
+        lock = self._locks.setdefault(customer_id, asyncio.Lock())
+        async with lock:
+            cart = await self.load(customer_id=customer_id)
+            yield _FakeCartTransaction(self, cart)
+
+
+@dataclass
+class FakeCouponUsage:
+    """``uses``: (offer_id, customer_id) of every PAID use or live reservation."""
+
+    uses: list[tuple[str, str]] = field(default_factory=list)
+
+    async def counts(
+        self,
+        *,
+        offer_id: str,
+        customer_id: str,
+        now: datetime,
+        excluding_session_id: str | None = None,
+    ) -> UsageCounts:
+        mine = [u for u in self.uses if u[0] == offer_id]
+        return UsageCounts(
+            total_used=len(mine), customer_used=sum(1 for u in mine if u[1] == customer_id)
+        )
+
+
+def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ()) -> Deps:
+    catalog = FakeProducts({p.id: p for p in products})
+    return Deps(
+        products=catalog,
+        offers=FakeOffers({o.id: o for o in offers}),
+        clock=FixedClock(),
+        carts=FakeCarts(catalog),
+        coupon_usage=FakeCouponUsage(),
+    )
