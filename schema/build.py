@@ -10,11 +10,14 @@ from strawberry.extensions import QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
+from schema.admin import AdminCatalogMutation
+from schema.carts import CartMutation, CartQuery
 from schema.catalog import CatalogQuery
 from schema.errors import ErrorShaping
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (CatalogQuery, ViewerQuery))
+Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery))
+Mutation = merge_types("Mutation", (CartMutation, AdminCatalogMutation))
 
 
 class StorefrontSchema(strawberry.Schema):
@@ -26,7 +29,7 @@ class StorefrontSchema(strawberry.Schema):
 
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     extensions: list[Any] = [lambda: QueryDepthLimiter(max_depth=max_depth), ErrorShaping]
-    return StorefrontSchema(query=Query, extensions=extensions)
+    return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 def print_sdl() -> str:

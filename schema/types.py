@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.errors import DomainError, ErrorCode
 from domain.money import CURRENCY, format_inr
 
 
@@ -31,3 +32,21 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
+
+
+ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="What went wrong.")
+
+
+@strawberry.type(description="An expected failure: branch on `code`; `field` points at the input.")
+class UserError:
+    code: ErrorCodeEnum  # type: ignore[valid-type]
+    field: list[str] | None
+    message: str
+
+    @classmethod
+    def from_domain(cls, error: DomainError) -> UserError:
+        return cls(code=error.code, field=error.field, message=error.message)
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    return [UserError.from_domain(error)]

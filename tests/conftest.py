@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -17,7 +17,7 @@ from app.container import Container
 from app.main import create_app
 from app.settings import Settings, normalise_database_url
 from datasources.postgres import migrate
-from infra.local.cognito import CognitoStack, sign_in
+from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.cognito import provision as provision_cognito
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
@@ -139,6 +139,32 @@ def tokens(aws_endpoint_url: str, cognito: CognitoStack) -> dict[str, str]:
         )["AccessToken"]
         for user in cognito.users
     }
+
+
+@pytest.fixture
+def new_customer(aws_endpoint_url: str, cognito: CognitoStack) -> Callable[..., dict[str, str]]:
+    """Signs up a fresh customer (own cart, own sessions) and answers its bearer header."""
+
+    def make(*groups: str) -> dict[str, str]:
+        user = DemoUser(
+            username=f"cust-{secrets.token_hex(6)}",
+            password=f"Pw-{secrets.token_hex(8)}!",
+            email=f"{secrets.token_hex(4)}@example.com",
+            groups=list(groups),
+        )
+        add_user(
+            endpoint_url=aws_endpoint_url, region=REGION, pool_id=cognito.user_pool_id, user=user
+        )
+        token = sign_in(
+            endpoint_url=aws_endpoint_url,
+            region=REGION,
+            client_id=cognito.client_id,
+            username=user.username,
+            password=user.password,
+        )["AccessToken"]
+        return bearer(token)
+
+    return make
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -77,21 +77,27 @@ def provision(
     )["UserPoolClient"]["ClientId"]
     idp.create_group(UserPoolId=pool, GroupName=ADMIN_GROUP)
     for user in users:
-        idp.admin_create_user(
-            UserPoolId=pool,
-            Username=user.username,
-            UserAttributes=[
-                {"Name": "email", "Value": user.email},
-                {"Name": "email_verified", "Value": "true"},
-            ],
-            MessageAction="SUPPRESS",
-        )
-        idp.admin_set_user_password(
-            UserPoolId=pool, Username=user.username, Password=user.password, Permanent=True
-        )
-        for group in user.groups:
-            idp.admin_add_user_to_group(UserPoolId=pool, Username=user.username, GroupName=group)
+        add_user(endpoint_url=endpoint_url, region=region, pool_id=pool, user=user)
     return CognitoStack(user_pool_id=pool, client_id=client, users=users)
+
+
+def add_user(*, endpoint_url: str, region: str, pool_id: str, user: DemoUser) -> None:
+    """A confirmed user with a permanent password (no first-sign-in challenge)."""
+    idp = _client(endpoint_url=endpoint_url, region=region)
+    idp.admin_create_user(
+        UserPoolId=pool_id,
+        Username=user.username,
+        UserAttributes=[
+            {"Name": "email", "Value": user.email},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(
+        UserPoolId=pool_id, Username=user.username, Password=user.password, Permanent=True
+    )
+    for group in user.groups:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=user.username, GroupName=group)
 
 
 def sign_in(

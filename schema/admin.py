@@ -1,0 +1,111 @@
+"""Admin catalog mutations: productUpsert and offerUpsert (Cognito group admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from domain.identity import Role
+from resolvers import admin_catalog
+from schema.catalog import Offer, OfferKind, Product
+from schema.context import Context
+from schema.permissions import auth_mutation
+from schema.types import UserError, user_errors
+
+
+@strawberry.input(description="Without id: create. Amounts in paise, rates in basis points.")
+class ProductInput:
+    id: strawberry.ID | None = None
+    sku: str
+    title: str
+    description: str | None = None
+    category: str
+    price: int
+    gst_rate_bp: int
+    stock: int
+    image_url: str | None = None
+    active: bool = True
+
+
+@strawberry.input(description="Without id: create. Amounts in paise, percentages in basis points.")
+class OfferInput:
+    id: strawberry.ID | None = None
+    code: str
+    description: str | None = None
+    kind: OfferKind
+    percent_bp: int | None = None
+    flat: int | None = None
+    max_discount: int | None = None
+    min_subtotal: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    product_ids: list[strawberry.ID] | None = None
+    categories: list[str] | None = None
+    usage_limit: int | None = None
+    per_customer_limit: int | None = None
+    active: bool = True
+
+
+@strawberry.type
+class ProductPayload:
+    product: Product | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class OfferPayload:
+    offer: Offer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AdminCatalogMutation:
+    @auth_mutation(requires=Role.ADMIN)
+    async def product_upsert(
+        self, info: Info[Context, None], input: ProductInput
+    ) -> ProductPayload:
+        try:
+            product = await admin_catalog.product_upsert(
+                info.context.deps,
+                id=str(input.id) if input.id is not None else None,
+                sku=input.sku,
+                title=input.title,
+                description=input.description,
+                category=input.category,
+                price=input.price,
+                gst_rate_bp=input.gst_rate_bp,
+                stock=input.stock,
+                image_url=input.image_url,
+                active=input.active,
+            )
+        except DomainError as error:
+            return ProductPayload(product=None, errors=user_errors(error))
+        return ProductPayload(product=Product.from_entity(product), errors=[])
+
+    @auth_mutation(requires=Role.ADMIN)
+    async def offer_upsert(self, info: Info[Context, None], input: OfferInput) -> OfferPayload:
+        try:
+            offer = await admin_catalog.offer_upsert(
+                info.context.deps,
+                id=str(input.id) if input.id is not None else None,
+                code=input.code,
+                kind=input.kind.value,
+                description=input.description,
+                percent_bp=input.percent_bp,
+                flat=input.flat,
+                max_discount=input.max_discount,
+                min_subtotal=input.min_subtotal,
+                starts_at=input.starts_at,
+                ends_at=input.ends_at,
+                product_ids=[str(p) for p in input.product_ids] if input.product_ids else None,
+                categories=input.categories,
+                usage_limit=input.usage_limit,
+                per_customer_limit=input.per_customer_limit,
+                active=input.active,
+            )
+        except DomainError as error:
+            return OfferPayload(offer=None, errors=user_errors(error))
+        return OfferPayload(offer=Offer.from_entity(offer), errors=[])
