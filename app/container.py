@@ -16,12 +16,17 @@ from app.settings import Settings, get_settings
 from auth.backend import TokenVerifier
 from auth.jwks import JwksClient
 from auth.verifier import CognitoJwtVerifier
+from datasources.aws import AwsClients
+from datasources.dynamodb.timeline import DynamoPaymentTimeline
 from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
 from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
 from datasources.postgres.engine import create_engine, create_session_factory
+from datasources.postgres.payments import SqlPaymentSessions
+from datasources.razorpay.gateway import RazorpayGateway
 from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
 from domain.errors import Unauthenticated
 from domain.identity import Principal
+from domain.payment_session import CheckoutConfig
 from domain.ports import OfferRepository
 from resolvers.deps import Deps, SystemClock
 
@@ -93,6 +98,41 @@ class Container:
         return RedisOfferCache(database, redis=self.redis, prefix=f"{self.cache_prefix}:offers:v1")
 
     @cached_property
+    def aws(self) -> AwsClients:
+        return AwsClients(
+            region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
+        )
+
+    @cached_property
+    def timeline(self) -> DynamoPaymentTimeline:
+        return DynamoPaymentTimeline(clients=self.aws, table_name=self.settings.dynamodb_table)
+
+    @cached_property
+    def gateway(self) -> RazorpayGateway:
+        s = self.settings
+        return RazorpayGateway(
+            key_id=s.razorpay_key_id,
+            key_secret=s.razorpay_key_secret.get_secret_value(),
+            base_url=s.razorpay_base_url,
+            timeout_seconds=s.razorpay_timeout_seconds,
+        )
+
+    @cached_property
+    def checkout(self) -> CheckoutConfig:
+        s = self.settings
+        return CheckoutConfig(
+            key_id=s.razorpay_key_id,
+            key_secret=s.razorpay_key_secret.get_secret_value(),
+            merchant_name=s.merchant_name,
+            callback_url=f"{s.public_base_url.rstrip('/')}/payments/razorpay/callback",
+            success_url=s.storefront_success_url,
+            failure_url=s.storefront_failure_url,
+            currency=s.currency,
+            ttl_minutes=s.payment_session_ttl_minutes,
+            order_wait_seconds=s.razorpay_timeout_seconds + 5,
+        )
+
+    @cached_property
     def deps(self) -> Deps:
         return Deps(
             products=SqlProductRepository(self.sessions),
@@ -100,6 +140,10 @@ class Container:
             clock=SystemClock(),
             carts=SqlCartRepository(self.sessions),
             coupon_usage=SqlCouponUsage(self.sessions),
+            payments=SqlPaymentSessions(self.sessions),
+            gateway=self.gateway,
+            timeline=self.timeline,
+            checkout=self.checkout,
             max_page_size=self.settings.max_page_size,
         )
 
@@ -125,6 +169,10 @@ class Container:
         return checks
 
     async def aclose(self) -> None:
+        if "aws" in self.__dict__:
+            await self.aws.aclose()
+        if "gateway" in self.__dict__:
+            self.gateway.close()
         if "jwks" in self.__dict__ and self.jwks is not None:
             await self.jwks.aclose()
         if "redis" in self.__dict__ and self.redis is not None:

@@ -6,6 +6,7 @@ first request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Bas
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -23,10 +24,13 @@ from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.middleware import RequestIdMiddleware
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
+from resolvers import payments
 from schema.build import build_schema
 from schema.http import GraphQLApp, Identity
 
 GRAPHIQL_STATIC_URL = "/static/graphiql"
+
+logger = logging.getLogger(__name__)
 
 
 class LazyBackend(AuthenticationBackend):
@@ -70,6 +74,18 @@ def create_app(container: Container | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
+    async def razorpay_callback(request: Request) -> Response:
+        """Razorpay Checkout's form post: verify, then 303 to the storefront's page."""
+        try:
+            async with request.form(max_files=0, max_fields=50, max_part_size=64 * 1024) as form:
+                fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            redirect = await payments.checkout_callback(container.deps, fields)
+            url = redirect.url
+        except Exception:  # the browser must land somewhere: the failure page, logged
+            logger.exception("checkout callback failed")
+            url = settings.storefront_failure_url + "?reason=error"
+        return RedirectResponse(url, status_code=303)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
@@ -77,6 +93,7 @@ def create_app(container: Container | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/payments/razorpay/callback", razorpay_callback, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

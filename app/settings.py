@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # AWS: the endpoint points every client at the local emulator; None = real AWS.
     aws_region: str = "ap-south-1"
     aws_endpoint_url: str | None = None
+    dynamodb_table: str = "storefront-payments"  # timeline, webhook ledger, sales counters
 
     # Cognito: the user pool whose tokens the API accepts. The issuer always names the real
     # AWS host (the emulator's tokens do too); the JWKS URL follows aws_endpoint_url when set.

@@ -6,7 +6,7 @@ key order, with None where a key is missing (the DataLoader contract).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +15,8 @@ from typing import Protocol
 from domain.cart import Cart
 from domain.catalog import Product
 from domain.offers import Offer
+from domain.payment_session import PaymentSession
+from domain.payments import PaymentStatus
 from domain.pricing import UsageCounts
 
 
@@ -133,3 +135,65 @@ class CouponUsage(Protocol):
         reservation (when pricing the session that holds it).
         """
         ...
+
+
+# --- Payment sessions ---------------------------------------------------------------------------
+
+
+class CheckoutTransaction(Protocol):
+    """One checkout, all or nothing: read the cart, reserve stock and a coupon use, store."""
+
+    async def existing(self) -> PaymentSession | None: ...
+
+    async def cart(self) -> tuple[Cart, dict[str, Product]]: ...
+
+    async def offer(self, code: str) -> Offer | None: ...
+
+    async def usage(self, *, offer_id: str, now: datetime) -> UsageCounts: ...
+
+    async def reserve_stock(
+        self, quantities: Mapping[str, int], *, skus: Mapping[str, str]
+    ) -> None: ...
+
+    async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None: ...
+
+
+class SessionUpdate(Protocol):
+    """A session locked for an update."""
+
+    session: PaymentSession
+
+    async def save(self, changed: PaymentSession, *, now: datetime) -> PaymentSession: ...
+
+    async def commit_reservations(self, *, now: datetime) -> None: ...
+
+    async def release_reservations(self, *, now: datetime) -> None: ...
+
+    async def take_paid_lines_out_of_cart(self, *, now: datetime) -> None: ...
+
+
+class PaymentSessionRepository(Protocol):
+    def checkout(
+        self, *, customer_id: str, idempotency_key: str
+    ) -> AbstractAsyncContextManager[CheckoutTransaction]: ...
+
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[SessionUpdate | None]: ...
+
+    async def get(self, session_id: str) -> PaymentSession | None: ...
+
+    async def get_by_order(self, order_id: str) -> PaymentSession | None: ...
+
+    async def attach_order(self, session_id: str, *, order_id: str, now: datetime) -> bool: ...
+
+    async def page(
+        self,
+        *,
+        customer_id: str | None,
+        status: PaymentStatus | None,
+        first: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[PaymentSession]: ...
+
+    async def due(
+        self, *, statuses: Sequence[PaymentStatus], before: datetime, limit: int
+    ) -> list[str]: ...

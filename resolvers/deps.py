@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.gateway import PaymentGateway
+from domain.payment_ports import PaymentTimeline
+from domain.payment_session import CheckoutConfig
 from domain.ports import (
     CartRepository,
     Clock,
     CouponUsage,
     OfferRepository,
+    PaymentSessionRepository,
     ProductRepository,
 )
 
@@ -26,4 +30,8 @@ class Deps:
     clock: Clock
     carts: CartRepository
     coupon_usage: CouponUsage
+    payments: PaymentSessionRepository
+    gateway: PaymentGateway
+    timeline: PaymentTimeline
+    checkout: CheckoutConfig
     max_page_size: int = 100

@@ -14,10 +14,11 @@ from schema.admin import AdminCatalogMutation
 from schema.carts import CartMutation, CartQuery
 from schema.catalog import CatalogQuery
 from schema.errors import ErrorShaping
+from schema.payments import PaymentMutation, PaymentQuery
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery))
-Mutation = merge_types("Mutation", (CartMutation, AdminCatalogMutation))
+Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery, PaymentQuery))
+Mutation = merge_types("Mutation", (CartMutation, PaymentMutation, AdminCatalogMutation))
 
 
 class StorefrontSchema(strawberry.Schema):

@@ -11,14 +11,15 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from app.container import Container
 from app.main import create_app
 from app.settings import Settings, normalise_database_url
+from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.cognito import provision as provision_cognito
+from infra.local.emulator import start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.seed import seed_catalog
@@ -68,11 +69,9 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def aws_endpoint_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server, url = start_emulator(port=free_port())
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
 
@@ -112,7 +111,11 @@ def sandbox(razorpay_sandbox: SandboxServer) -> Iterator[SandboxControl]:
 
 @pytest.fixture(scope="session")
 def settings(
-    database_url: str, redis_url: str, aws_endpoint_url: str, cognito: CognitoStack
+    database_url: str,
+    redis_url: str,
+    aws_endpoint_url: str,
+    cognito: CognitoStack,
+    razorpay_sandbox: SandboxServer,
 ) -> Settings:
     return Settings(
         environment="test",
@@ -122,6 +125,12 @@ def settings(
         aws_region=REGION,
         cognito_user_pool_id=cognito.user_pool_id,
         cognito_client_ids=cognito.client_id,
+        dynamodb_table=f"storefront-test-{secrets.token_hex(4)}",
+        razorpay_key_id=RAZORPAY_KEY_ID,
+        razorpay_key_secret=RAZORPAY_KEY_SECRET,
+        razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET,
+        razorpay_base_url=razorpay_sandbox.base_url,
+        razorpay_timeout_seconds=3.0,
         log_level="WARNING",
     )
 
@@ -176,6 +185,7 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
     container = Container(settings)
     await migrate.upgrade(container.engine)
     await seed_catalog(container.sessions)
+    await ensure_table(container.aws, table_name=settings.dynamodb_table)
     yield container
     await container.aclose()
 

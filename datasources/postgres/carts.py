@@ -236,32 +236,50 @@ class SqlCouponUsage:
         now: datetime,
         excluding_session_id: str | None = None,
     ) -> UsageCounts:
-        counted = or_(
-            col(CouponRedemptionRow.status) == "PAID",
-            (col(CouponRedemptionRow.status) == "RESERVED")
-            & (col(CouponRedemptionRow.expires_at) > now),
-        )
-        statement = (
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(
-                        case((col(CouponRedemptionRow.customer_id) == customer_id, 1), else_=0)
-                    ),
-                    0,
-                ),
-            )
-            .select_from(CouponRedemptionRow)
-            .where(col(CouponRedemptionRow.offer_id) == uuid.UUID(offer_id))
-            .where(counted)
-        )
-        if excluding_session_id is not None:
-            statement = statement.where(
-                or_(
-                    col(CouponRedemptionRow.payment_session_id).is_(None),
-                    col(CouponRedemptionRow.payment_session_id) != uuid.UUID(excluding_session_id),
-                )
-            )
         async with self._sessions() as session:
-            total, mine = (await session.execute(statement)).one()
-        return UsageCounts(total_used=int(total), customer_used=int(mine))
+            return await count_usage(
+                session,
+                offer_id=offer_id,
+                customer_id=customer_id,
+                now=now,
+                excluding_session_id=excluding_session_id,
+            )
+
+
+async def count_usage(
+    session: AsyncSession,
+    *,
+    offer_id: str,
+    customer_id: str,
+    now: datetime,
+    excluding_session_id: str | None = None,
+) -> UsageCounts:
+    """PAID uses plus live reservations of an offer, in total and by one customer."""
+    counted = or_(
+        col(CouponRedemptionRow.status) == "PAID",
+        (col(CouponRedemptionRow.status) == "RESERVED")
+        & (col(CouponRedemptionRow.expires_at) > now),
+    )
+    statement = (
+        select(
+            func.count(),
+            func.coalesce(
+                func.sum(
+                    case((col(CouponRedemptionRow.customer_id) == customer_id, 1), else_=0)
+                ),
+                0,
+            ),
+        )
+        .select_from(CouponRedemptionRow)
+        .where(col(CouponRedemptionRow.offer_id) == uuid.UUID(offer_id))
+        .where(counted)
+    )
+    if excluding_session_id is not None:
+        statement = statement.where(
+            or_(
+                col(CouponRedemptionRow.payment_session_id).is_(None),
+                col(CouponRedemptionRow.payment_session_id) != uuid.UUID(excluding_session_id),
+            )
+        )
+    total, mine = (await session.execute(statement)).one()
+    return UsageCounts(total_used=int(total), customer_used=int(mine))

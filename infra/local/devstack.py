@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from moto.server import ThreadedMotoServer
 
 from app.container import Container
 from app.main import create_app
 from app.settings import Settings
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
+from infra.local.emulator import start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
 
@@ -46,15 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start_aws_emulator(*, host: str, port: int) -> tuple[ThreadedMotoServer, str]:
-    # moto wants credentials in the environment of the clients; the emulator accepts any
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    return server, f"http://{host}:{port}"
-
-
 def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
     return {
         "graphql_url": f"{api_base}/graphql",
@@ -67,7 +58,7 @@ def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
 
 async def serve(args: argparse.Namespace) -> None:
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    moto, aws_url = start_aws_emulator(host=args.host, port=args.aws_port)
+    moto, aws_url = start_emulator(host=args.host, port=args.aws_port)
     stack_stoppers: list[Callable[[], None]] = [moto.stop]
     try:
         base = Settings()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.cart import Cart
 from domain.catalog import Product
@@ -147,6 +148,16 @@ class FakeCouponUsage:
         )
 
 
+class Unwired:
+    """A port this fake set does not provide: any use fails the test loudly."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise AssertionError(f"{self._name}.{attribute} is not wired in fake_deps()")
+
+
 def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ()) -> Deps:
     catalog = FakeProducts({p.id: p for p in products})
     return Deps(
@@ -155,4 +166,8 @@ def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ())
         clock=FixedClock(),
         carts=FakeCarts(catalog),
         coupon_usage=FakeCouponUsage(),
+        payments=Unwired("payments"),  # type: ignore[arg-type]
+        gateway=Unwired("gateway"),  # type: ignore[arg-type]
+        timeline=Unwired("timeline"),  # type: ignore[arg-type]
+        checkout=Unwired("checkout"),  # type: ignore[arg-type]
     )

@@ -11,7 +11,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import datasources.postgres.tables  # noqa: F401  (registers the tables on the metadata)
+import datasources.postgres.payment_tables
+import datasources.postgres.tables  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,110 @@
+"""Process-scoped aioboto3 clients, shared by the DynamoDB and SNS adapters.
+
+:class:`AwsClients` creates one client per service on first use (never at import, never per
+request) and closes them all in :meth:`AwsClients.aclose`. ``endpoint_url`` points every client
+at the local emulator; None means real AWS. Adapters depend on the small :class:`ClientFactory`
+protocol, so a test can hand them anything with an async ``client(service)``.
+
+aiobotocore clients belong to the event loop that created them: use one ``AwsClients`` per
+loop (one per process with Mangum's single loop, one per test session with pytest-asyncio's
+session loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aioboto3
+from aiobotocore.config import AioConfig
+
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_READ_TIMEOUT = 5.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_POOL_SIZE = 50
+
+
+class ClientFactory(Protocol):
+    async def client(self, service: str) -> Any:
+        """A ready aiobotocore client for ``service`` ("dynamodb", "sns", …)."""
+        ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_config(
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_pool_connections: int = DEFAULT_POOL_SIZE,
+) -> AioConfig:
+    """Bounded timeouts (Lambda has a deadline) and botocore's standard retry mode."""
+    return AioConfig(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        max_pool_connections=max_pool_connections,
+    )
+
+
+class AwsClients:
+    """One aioboto3 session and, lazily, one client per service."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        session: aioboto3.Session | None = None,
+        config: AioConfig | None = None,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session = session
+        self._config = config if config is not None else default_config()
+        self._clients: dict[str, Any] = {}
+        self._stack: AsyncExitStack | None = None
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def client(self, service: str) -> Any:
+        existing = self._clients.get(service)
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop is not loop:
+            raise RuntimeError("AwsClients is bound to another event loop; make one per loop")
+        if existing is not None:
+            return existing
+        self._loop = loop
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            existing = self._clients.get(service)
+            if existing is not None:
+                return existing
+            if self._session is None:
+                self._session = aioboto3.Session()
+            if self._stack is None:
+                self._stack = AsyncExitStack()
+            created = await self._stack.enter_async_context(
+                self._session.client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=self._config,
+                )
+            )
+            self._clients[service] = created
+            return created
+
+    async def aclose(self) -> None:
+        """Close every client created so far; the factory may be used again afterwards."""
+        stack, self._stack = self._stack, None
+        self._clients.clear()
+        self._loop = None
+        if stack is not None:
+            await stack.aclose()

@@ -1,0 +1,120 @@
+"""Customer and admin notifications over SNS: one topic per :class:`NotificationTopic`.
+
+Every message carries the String message attributes ``dedupe_key`` and ``audience`` so
+subscribers can drop re-sent messages. On a FIFO topic (ARN ending ``.fifo``) the key is also
+the ``MessageDeduplicationId`` (hashed when longer than SNS's 128 characters) and the audience
+the ``MessageGroupId``, so SNS itself drops duplicates within its 5-minute window.
+
+SNS subjects must be ASCII, one line, at most 100 characters: :func:`sns_subject` makes any
+subject fit (``₹`` becomes ``Rs.``). botocore errors become :class:`NotificationError` here,
+with ``retryable`` set for throttling, server errors and unreachable endpoints, so the outbox
+dispatcher can retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from datasources.aws import ClientFactory
+from domain.payment_ports import NotificationError, NotificationTopic
+
+MAX_SUBJECT: Final = 100
+MAX_DEDUPLICATION_ID: Final = 128
+RETRYABLE_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KMSThrottling",
+        "RequestTimeout",
+    }
+)
+
+
+def sns_subject(subject: str) -> str:
+    """One ASCII line of at most 100 characters, starting with a printable character."""
+    text = subject.replace("₹", "Rs.")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"\s+", " ", text).strip()
+    text = "".join(ch for ch in text if ch.isprintable())
+    if len(text) > MAX_SUBJECT:
+        text = text[: MAX_SUBJECT - 3].rstrip() + "..."
+    return text or "Notification"
+
+
+def deduplication_id(dedupe_key: str) -> str:
+    if len(dedupe_key) <= MAX_DEDUPLICATION_ID and dedupe_key.isascii():
+        return dedupe_key
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()
+
+
+class SnsNotifier:
+    def __init__(
+        self, *, clients: ClientFactory, topic_arns: Mapping[NotificationTopic, str]
+    ) -> None:
+        missing = set(NotificationTopic) - set(topic_arns)
+        if missing:
+            raise ValueError(f"no topic ARN for {sorted(missing)}")
+        self._clients = clients
+        self._arns = dict(topic_arns)
+
+    async def publish(
+        self, *, topic: NotificationTopic, subject: str, message: str, dedupe_key: str
+    ) -> str:
+        if not dedupe_key:
+            raise ValueError("dedupe_key must not be empty")
+        arn = self._arns[topic]
+        request: dict[str, Any] = {
+            "TopicArn": arn,
+            "Subject": sns_subject(subject),
+            "Message": message,
+            "MessageAttributes": {
+                "dedupe_key": {"DataType": "String", "StringValue": dedupe_key},
+                "audience": {"DataType": "String", "StringValue": topic.value},
+            },
+        }
+        if arn.endswith(".fifo"):
+            request["MessageDeduplicationId"] = deduplication_id(dedupe_key)
+            request["MessageGroupId"] = topic.value
+        try:
+            client = await self._clients.client("sns")
+            answer = await client.publish(**request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            raise NotificationError(
+                f"sns publish to {topic.value} failed: {code or 'error'}",
+                retryable=code in RETRYABLE_CODES,
+            ) from exc
+        except BotoCoreError as exc:  # unreachable endpoint, timeouts, no credentials…
+            raise NotificationError(
+                f"sns publish to {topic.value} failed: {type(exc).__name__}", retryable=True
+            ) from exc
+        return str(answer["MessageId"])
+
+
+async def ensure_topics(
+    clients: ClientFactory, *, names: Mapping[NotificationTopic, str]
+) -> dict[NotificationTopic, str]:
+    """Create (or find: CreateTopic is idempotent) a topic per audience; answer their ARNs.
+    For the local emulator and tests; production topics come from CloudFormation."""
+    client = await clients.client("sns")
+    arns: dict[NotificationTopic, str] = {}
+    for topic, name in names.items():
+        attributes = {"FifoTopic": "true"} if name.endswith(".fifo") else {}
+        try:
+            answer = await client.create_topic(Name=name, Attributes=attributes)
+        except (ClientError, BotoCoreError) as exc:
+            raise NotificationError(
+                f"sns create_topic {name} failed: {exc}", retryable=isinstance(exc, BotoCoreError)
+            ) from exc
+        arns[topic] = str(answer["TopicArn"])
+    return arns

@@ -1,0 +1,195 @@
+"""Ports for the payment flow's records and notifications. Pure: Protocols and plain records.
+
+Adapters live in ``datasources/dynamodb`` (timeline, webhook ledger, idempotency, sales
+counters) and ``datasources/sns`` (notifier); app/ wires them. Money is integer paise; instants
+are aware datetimes (UTC); sales days are the merchant's dates (``domain.payments.merchant_date``).
+
+Error tree (adapters translate vendor errors at the boundary, ``raise ... from exc``)::
+
+    PaymentPortError                (message, retryable)
+     ├── RecordStoreError           a record store (DynamoDB) read or write failed
+     └── NotificationError          a notification could not be published (SNS)
+
+``retryable`` is True for throttling, timeouts, unreachable endpoints and server errors: the
+caller (an outbox dispatcher, a webhook answered 5xx so Razorpay retries) may try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+
+class PaymentPortError(Exception):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class RecordStoreError(PaymentPortError):
+    """A timeline, ledger, idempotency or sales-counter operation failed."""
+
+
+class NotificationError(PaymentPortError):
+    """A notification was not published; retry when ``retryable``."""
+
+
+# --- Payment timeline -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEntry:
+    """One thing that happened to a session: GraphQL ``PaymentEvent {at type source detail}``."""
+
+    session_id: str
+    at: datetime
+    type: str  # e.g. "payment.captured", "status.PAID", "callback.signature_invalid"
+    source: str  # e.g. "webhook", "callback", "verify", "customer", "admin", "system"
+    detail: str | None = None
+
+
+class PaymentTimeline(Protocol):
+    async def append(
+        self,
+        *,
+        session_id: str,
+        at: datetime,
+        type: str,
+        source: str,
+        detail: str | None = None,
+    ) -> TimelineEntry:
+        """Record an entry. Entries are never changed or removed."""
+        ...
+
+    async def list(self, session_id: str) -> Sequence[TimelineEntry]:
+        """Every entry of the session ordered by ``at``; equal ``at`` keep append order."""
+        ...
+
+
+# --- Webhook event ledger ---------------------------------------------------------------------
+
+
+class WebhookEventLedger(Protocol):
+    async def claim(self, event_id: str) -> bool:
+        """True for exactly one caller per event id (atomically), False for every later one.
+
+        Claims expire after the ledger's retention (days, well past Razorpay's 24 h of retries).
+        """
+        ...
+
+    async def release(self, event_id: str) -> None:
+        """Give a claim back when handling failed, so the gateway's retry is handled again."""
+        ...
+
+
+# --- Idempotency records ----------------------------------------------------------------------
+
+
+class IdempotencyOutcome(StrEnum):
+    ACQUIRED = "ACQUIRED"  # the caller owns the key now: do the work, then ``complete``
+    COMPLETED = "COMPLETED"  # same request done before: answer ``record.result_ref``
+    IN_PROGRESS = "IN_PROGRESS"  # same request, another caller still working on it
+    MISMATCH = "MISMATCH"  # same key, different request: IDEMPOTENCY_KEY_REUSED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdempotencyRecord:
+    scope: str  # e.g. "paymentSessionCreate:<customer sub>"; no "#"
+    key: str  # the client's idempotency key
+    fingerprint: str  # a digest of the request (cart lines, version, coupon…)
+    result_ref: str | None  # e.g. the payment session id, once the work is done
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdempotencyClaim:
+    outcome: IdempotencyOutcome
+    record: IdempotencyRecord  # the caller's new record (ACQUIRED) or the one already there
+
+
+def idempotency_outcome(
+    record: IdempotencyRecord, *, fingerprint: str, acquired: bool
+) -> IdempotencyOutcome:
+    if acquired:
+        return IdempotencyOutcome.ACQUIRED
+    if record.fingerprint != fingerprint:
+        return IdempotencyOutcome.MISMATCH
+    if record.result_ref is None:
+        return IdempotencyOutcome.IN_PROGRESS
+    return IdempotencyOutcome.COMPLETED
+
+
+class IdempotencyStore(Protocol):
+    async def claim(
+        self, *, scope: str, key: str, fingerprint: str, ttl: timedelta
+    ) -> IdempotencyClaim:
+        """Atomically create the record if the key is free (or its record expired)."""
+        ...
+
+    async def complete(self, *, scope: str, key: str, fingerprint: str, result_ref: str) -> bool:
+        """Store the result on the caller's record; False if it is not the caller's any more."""
+        ...
+
+    async def get(self, *, scope: str, key: str) -> IdempotencyRecord | None:
+        """The live record (None when missing or expired)."""
+        ...
+
+    async def release(self, *, scope: str, key: str, fingerprint: str) -> None:
+        """Drop an unfinished claim of this fingerprint (the work failed; a retry may redo it)."""
+        ...
+
+
+# --- Sales counters ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SalesDay:
+    """One merchant day (Asia/Kolkata) of the sales dashboard. Amounts in paise."""
+
+    day: date
+    paid_count: int = 0
+    paid_amount: int = 0
+    refund_count: int = 0
+    refunded_amount: int = 0
+    failed_count: int = 0
+
+
+class SalesCounters(Protocol):
+    """Daily counters. Each ``event_key`` counts EXACTLY ONCE per kind (paid, failed, refund),
+    however often and however concurrently it is recorded; the methods answer True when this
+    call counted it and False when it had been counted before."""
+
+    async def record_paid(self, *, day: date, amount: int, event_key: str) -> bool: ...
+
+    async def record_failed(self, *, day: date, event_key: str) -> bool: ...
+
+    async def record_refund(self, *, day: date, amount: int, event_key: str) -> bool: ...
+
+    async def read(self, *, from_day: date, to_day: date) -> list[SalesDay]:
+        """Every day from ``from_day`` to ``to_day`` inclusive, in order; zeros where none."""
+        ...
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+class NotificationTopic(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+class Notifier(Protocol):
+    async def publish(
+        self, *, topic: NotificationTopic, subject: str, message: str, dedupe_key: str
+    ) -> str:
+        """Publish and answer the message id; raises :class:`NotificationError`.
+
+        ``dedupe_key`` (e.g. the outbox row id) lets subscribers drop a re-sent message; FIFO
+        topics deduplicate on it themselves.
+        """
+        ...

@@ -1,0 +1,209 @@
+"""paymentSessionCreate: price the cart on the server, reserve, store, create the Razorpay order.
+
+All or nothing in one database transaction (cart locked, stock and coupon use reserved, session
+stored); then the Razorpay order for exactly the session's amount, outside the transaction. If
+Razorpay fails or times out the session is closed FAILED, every reservation is released and the
+idempotency key is freed, so a retry with it starts afresh. Concurrent requests with one key
+wait for the first (an advisory lock in the repository) and answer its session and order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+from domain.cart import Cart, view_cart
+from domain.catalog import Product
+from domain.errors import DomainError, ErrorCode
+from domain.gateway import PaymentGatewayError
+from domain.identity import Principal
+from domain.payment_session import (
+    PaymentSession,
+    SessionLine,
+    cart_fingerprint,
+    check_cart_version,
+    check_payable_total,
+    order_notes,
+    paid_quantities,
+    replay_or_refuse,
+    validate_idempotency_key,
+)
+from domain.payments import PaymentEventKind, PaymentStatus
+from domain.ports import CheckoutTransaction
+from domain.pricing import MAX_CART_TOTAL
+from resolvers.deps import Deps
+from resolvers.payment_events import apply_event, record
+
+logger = logging.getLogger(__name__)
+
+ORDER_WAIT_POLL_SECONDS = 0.05
+
+
+def gateway_unavailable(
+    message: str = "the payment gateway is unavailable; try again",
+) -> DomainError:
+    return DomainError(message, code=ErrorCode.GATEWAY_UNAVAILABLE)
+
+
+async def create_session(
+    deps: Deps,
+    *,
+    principal: Principal,
+    idempotency_key: str,
+    expected_cart_version: int | None = None,
+) -> PaymentSession:
+    key = validate_idempotency_key(idempotency_key)
+    async with deps.payments.checkout(customer_id=principal.subject, idempotency_key=key) as tx:
+        existing = await tx.existing()
+        cart, products = await tx.cart()
+        if existing is not None:
+            replayed = replay_or_refuse(existing, fingerprint=cart_fingerprint(cart))
+        else:
+            replayed = None
+            session = await _reserve_and_store(
+                deps,
+                tx,
+                principal=principal,
+                key=key,
+                expected=expected_cart_version,
+                cart=cart,
+                products=products,
+            )
+    if replayed is not None:
+        return await _await_order(deps, replayed)
+    await record(deps, session.id, "session.created", "customer", f"amount {session.amount}")
+    return await _create_order(deps, session)
+
+
+async def _reserve_and_store(
+    deps: Deps,
+    tx: CheckoutTransaction,
+    *,
+    principal: Principal,
+    key: str,
+    expected: int | None,
+    cart: Cart,
+    products: dict[str, Product],
+) -> PaymentSession:
+    now = deps.clock.now()
+    if not cart.lines:
+        raise DomainError("the cart is empty", code=ErrorCode.CART_EMPTY)
+    check_cart_version(cart, expected=expected)
+    for index, line in enumerate(cart.lines):
+        product = products.get(line.product_id)
+        if product is None or not product.active:
+            raise DomainError(
+                "a product in the cart is no longer sold: remove it",
+                code=ErrorCode.PRODUCT_NOT_FOUND,
+                field=["cart", "lines", str(index)],
+            )
+    offer = await tx.offer(cart.coupon_code) if cart.coupon_code else None
+    usage = await tx.usage(offer_id=offer.id, now=now) if offer is not None else None
+    view = view_cart(cart, products=products, offer=offer, usage=usage, now=now)
+    coupon = view.priced.coupon
+    if coupon is not None and not coupon.applicable:
+        reason = coupon.reason.value if coupon.reason else "NOT_APPLICABLE"
+        raise DomainError(
+            f"coupon {coupon.code} cannot be used ({reason}): remove it or change the cart",
+            code=ErrorCode.COUPON_INVALID,
+            field=["cart", "coupon"],
+        )
+    check_payable_total(view.priced.total)
+    if view.priced.total > MAX_CART_TOTAL:
+        raise DomainError("the cart total is above the limit", code=ErrorCode.CART_TOTAL_LIMIT)
+    lines = tuple(
+        SessionLine(
+            product_id=v.product.id,
+            sku=v.product.sku,
+            title=v.product.title,
+            quantity=v.line.quantity,
+            unit_price=v.unit_price,
+            gst_rate_bp=v.product.gst_rate_bp,
+            subtotal=v.priced.subtotal,
+            discount=v.priced.discount,
+            tax=v.priced.tax,
+            total=v.priced.total,
+        )
+        for v in view.lines
+    )
+    quantities = paid_quantities(lines)
+    await tx.reserve_stock(quantities, skus={line.product_id: line.sku for line in lines})
+    session = PaymentSession(
+        id=str(uuid.uuid4()),
+        customer_id=principal.subject,
+        customer_email=principal.email,
+        status=PaymentStatus.CREATED,
+        currency=deps.checkout.currency,
+        subtotal=view.priced.subtotal,
+        discount=view.priced.discount,
+        tax=view.priced.tax,
+        amount=view.priced.total,
+        coupon_code=coupon.code if coupon is not None else None,
+        offer_id=offer.id if offer is not None and coupon is not None else None,
+        lines=lines,
+        razorpay_order_id=None,
+        razorpay_payment_id=None,
+        idempotency_key=key,
+        fingerprint=cart_fingerprint(cart),
+        cart_id=cart.id,
+        cart_version=cart.version,
+        created_at=now,
+        expires_at=now + timedelta(minutes=deps.checkout.ttl_minutes),
+    )
+    await tx.insert(session, stock=quantities)
+    return session
+
+
+async def _create_order(deps: Deps, session: PaymentSession) -> PaymentSession:
+    try:
+        order = await deps.gateway.create_order(
+            amount=session.amount,
+            currency=session.currency,
+            receipt=session.id,
+            notes=order_notes(session),
+        )
+    except PaymentGatewayError as exc:
+        logger.warning("order create failed for session %s: %s", session.id, exc)
+        await apply_event(
+            deps,
+            session.id,
+            PaymentEventKind.FAIL,
+            source="system",
+            failure_reason=f"gateway unavailable: {exc}",
+            free_idempotency_key=True,
+        )
+        raise gateway_unavailable() from exc
+    if order.amount != session.amount or order.currency != session.currency:
+        # never hand the customer an order for another amount
+        await apply_event(
+            deps,
+            session.id,
+            PaymentEventKind.FAIL,
+            source="system",
+            failure_reason=f"gateway order {order.id} has amount {order.amount} {order.currency}",
+            free_idempotency_key=True,
+        )
+        raise DomainError(
+            "the payment gateway answered another amount", code=ErrorCode.AMOUNT_MISMATCH
+        )
+    now = deps.clock.now()
+    await deps.payments.attach_order(session.id, order_id=order.id, now=now)
+    await record(deps, session.id, "order.created", "system", order.id)
+    return replace(session, razorpay_order_id=order.id)
+
+
+async def _await_order(deps: Deps, session: PaymentSession) -> PaymentSession:
+    """A replay while the first request is still creating the Razorpay order: wait for it."""
+    deadline = asyncio.get_running_loop().time() + deps.checkout.order_wait_seconds
+    current: PaymentSession | None = session
+    while current is not None and current.awaiting_order:
+        if asyncio.get_running_loop().time() > deadline:
+            raise gateway_unavailable("the payment is still being set up; try again shortly")
+        await asyncio.sleep(ORDER_WAIT_POLL_SECONDS)
+        current = await deps.payments.get(session.id)
+    if current is None or (current.razorpay_order_id is None):
+        raise gateway_unavailable()
+    return current

@@ -1,0 +1,268 @@
+"""Payment session use cases after creation: verify, the checkout callback, cancel, expiry,
+and reading sessions (owner or admin; another customer's session answers like a missing one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from domain.errors import DomainError, ErrorCode
+from domain.identity import Principal
+from domain.payment_ports import TimelineEntry
+from domain.payment_session import PaymentSession
+from domain.payments import PaymentEventKind, PaymentStatus, Refusal
+from domain.signatures import checkout_signature_valid
+from resolvers.deps import Deps
+from resolvers.pagination import decode_cursor, encode_cursor
+from resolvers.payment_events import (
+    apply_event,
+    fetch_payment,
+    not_found,
+    record,
+    settle_gateway_payment,
+)
+
+logger = logging.getLogger(__name__)
+
+EXPIRABLE = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutOptions:
+    """What the storefront hands Razorpay Checkout."""
+
+    key_id: str
+    order_id: str
+    amount: int
+    currency: str
+    name: str
+    description: str
+    callback_url: str
+    prefill_email: str | None
+    prefill_contact: str | None = None
+
+
+def checkout_options(deps: Deps, session: PaymentSession) -> CheckoutOptions:
+    units = sum(line.quantity for line in session.lines)
+    return CheckoutOptions(
+        key_id=deps.checkout.key_id,
+        order_id=session.razorpay_order_id or "",
+        amount=session.amount,
+        currency=session.currency,
+        name=deps.checkout.merchant_name,
+        description=f"{units} item{'s' if units != 1 else ''}, order {session.id[:8]}",
+        callback_url=deps.checkout.callback_url,
+        prefill_email=session.customer_email,
+    )
+
+
+def _visible(session: PaymentSession | None, principal: Principal) -> PaymentSession | None:
+    if session is None:
+        return None
+    if session.customer_id == principal.subject or principal.is_admin:
+        return session
+    return None
+
+
+async def get_session(
+    deps: Deps, *, principal: Principal, session_id: str
+) -> PaymentSession | None:
+    return _visible(await deps.payments.get(session_id), principal)
+
+
+async def _owned(deps: Deps, principal: Principal, session_id: str) -> PaymentSession:
+    session = await get_session(deps, principal=principal, session_id=session_id)
+    if session is None:
+        raise not_found()
+    return session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: list[PaymentSession]
+    cursors: list[str]
+    has_next_page: bool
+
+
+async def list_sessions(
+    deps: Deps,
+    *,
+    principal: Principal,
+    first: int,
+    after: str | None,
+    status: PaymentStatus | None,
+) -> SessionPage:
+    """The caller's sessions, newest first (every customer's for an admin)."""
+    from domain.catalog import validate_page_size
+
+    first = validate_page_size(first=first, maximum=deps.max_page_size)
+    before = None
+    if after:
+        raw = decode_cursor(after)
+        at, _, last_id = raw.partition("|")
+        try:
+            before = (datetime.fromisoformat(at), last_id)
+        except ValueError as exc:
+            raise DomainError("malformed cursor", field=["after"]) from exc
+    rows = await deps.payments.page(
+        customer_id=None if principal.is_admin else principal.subject,
+        status=status,
+        first=first + 1,
+        before=before,
+    )
+    shown = rows[:first]
+    cursors = [encode_cursor(f"{s.created_at.isoformat()}|{s.id}") for s in shown]
+    return SessionPage(sessions=shown, cursors=cursors, has_next_page=len(rows) > first)
+
+
+async def timeline(deps: Deps, session_id: str) -> list[TimelineEntry]:
+    return list(await deps.timeline.list(session_id))
+
+
+async def verify(
+    deps: Deps,
+    *,
+    principal: Principal,
+    session_id: str,
+    order_id: str,
+    payment_id: str,
+    signature: str,
+) -> PaymentSession:
+    """paymentSessionVerify: the HMAC against the order id stored on the session, then the
+    payment as Razorpay reports it decides (amount, currency, order, status)."""
+    session = await _owned(deps, principal, session_id)
+    return await _verify_signed(
+        deps,
+        session,
+        order_id=order_id,
+        payment_id=payment_id,
+        signature=signature,
+        source="verify",
+    )
+
+
+async def _verify_signed(
+    deps: Deps,
+    session: PaymentSession,
+    *,
+    order_id: str,
+    payment_id: str,
+    signature: str,
+    source: str,
+) -> PaymentSession:
+    stored = session.razorpay_order_id
+    if stored is None or not checkout_signature_valid(
+        key_secret=deps.checkout.key_secret,
+        order_id=stored,
+        payment_id=payment_id,
+        signature=signature,
+    ):
+        await record(deps, session.id, f"{source}.signature_invalid", source, payment_id[:64])
+        raise DomainError(
+            "the payment signature does not match",
+            code=ErrorCode.SIGNATURE_INVALID,
+            field=["input", "razorpaySignature"],
+        )
+    if order_id != stored:
+        await record(deps, session.id, f"{source}.order_id_ignored", source, order_id[:64])
+    await record(deps, session.id, f"{source}.signature_valid", source, payment_id)
+    payment = await fetch_payment(deps, payment_id)
+    return await settle_gateway_payment(deps, session, payment, source=source, strict=True)
+
+
+async def cancel(deps: Deps, *, principal: Principal, session_id: str) -> PaymentSession:
+    session = await _owned(deps, principal, session_id)
+    applied = await apply_event(deps, session.id, PaymentEventKind.CANCEL, source="customer")
+    if applied.transition.refused is not None:
+        reason = (
+            "a payment is in progress"
+            if applied.transition.refused is Refusal.PAYMENT_IN_PROGRESS
+            else f"the session is {applied.session.status.value}"
+        )
+        raise DomainError(
+            f"this session can no longer be cancelled: {reason}",
+            code=ErrorCode.PAYMENT_SESSION_CLOSED,
+        )
+    return applied.session
+
+
+async def expire_due(deps: Deps, *, limit: int = 200) -> int:
+    """Close sessions left unpaid past their expiry, releasing what they held. Returns how
+    many expired. Safe to run anywhere, any number of times, concurrently."""
+    expired = 0
+    for session_id in await deps.payments.due(
+        statuses=EXPIRABLE, before=deps.clock.now(), limit=limit
+    ):
+        applied = await apply_event(deps, session_id, PaymentEventKind.EXPIRE, source="system")
+        expired += applied.transition.changed
+    return expired
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    url: str
+
+
+async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
+    """The browser's form post from Razorpay Checkout: verify, then send it to the storefront.
+
+    Nothing in the form is trusted: the session is found by the order id, the signature is
+    checked against the order id stored on it, and the payment is read back from Razorpay.
+    """
+    failure = deps.checkout.failure_url
+    if "razorpay_payment_id" in form and "razorpay_signature" in form:
+        session = await deps.payments.get_by_order(form.get("razorpay_order_id", ""))
+        if session is None:
+            return Redirect(_with(failure, reason="unknown_order"))
+        try:
+            settled = await _verify_signed(
+                deps,
+                session,
+                order_id=form.get("razorpay_order_id", ""),
+                payment_id=form["razorpay_payment_id"],
+                signature=form["razorpay_signature"],
+                source="callback",
+            )
+        except DomainError as error:
+            return Redirect(_with(failure, payment_session_id=session.id, reason=error.code.value))
+        ok = settled.status in (PaymentStatus.PAID, PaymentStatus.AUTHORIZED)
+        target = deps.checkout.success_url if ok else failure
+        return Redirect(_with(target, payment_session_id=session.id, status=settled.status.value))
+    metadata = _metadata(form.get("error[metadata]", ""))
+    session = await deps.payments.get_by_order(metadata.get("order_id", ""))
+    if session is None:
+        return Redirect(_with(failure, reason="unknown_order"))
+    await record(
+        deps,
+        session.id,
+        "callback.payment_failed",
+        "callback",
+        f"{form.get('error[code]', '')}: {form.get('error[description]', '')}"[:500],
+    )
+    payment_id = metadata.get("payment_id")
+    if payment_id:
+        try:
+            payment = await fetch_payment(deps, payment_id)
+            await settle_gateway_payment(deps, session, payment, source="callback", strict=False)
+        except DomainError as error:
+            logger.info("callback failure for %s not confirmed: %s", session.id, error.message)
+    return Redirect(_with(failure, payment_session_id=session.id, reason="payment_failed"))
+
+
+def _metadata(raw: str) -> dict[str, str]:
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: v for k, v in parsed.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _with(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)

@@ -1,0 +1,266 @@
+"""Payment sessions: create, verify, cancel, and read them (owner or admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from domain.payment_session import PaymentSession as SessionEntity
+from domain.payments import PaymentStatus as StatusEntity
+from resolvers import checkout, payments
+from schema.carts import CartCost
+from schema.context import Context
+from schema.permissions import auth_field, auth_mutation, caller
+from schema.types import Money, PageInfo, UserError, money, user_errors
+
+
+@strawberry.enum
+class PaymentStatus(Enum):
+    CREATED = "CREATED"
+    ATTEMPTED = "ATTEMPTED"
+    AUTHORIZED = "AUTHORIZED"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+@strawberry.type(description="What the storefront passes to Razorpay Checkout.")
+class CheckoutOptions:
+    key_id: str
+    order_id: str
+    amount: int = strawberry.field(description="Paise, exactly the order's amount.")
+    currency: str
+    name: str
+    description: str
+    callback_url: str
+    prefill_email: str | None
+    prefill_contact: str | None
+
+
+@strawberry.type
+class PaymentSessionLine:
+    product_id: strawberry.ID
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Money
+    subtotal: Money
+    discount: Money
+    tax: Money
+    total: Money
+
+
+@strawberry.type(description="One entry of the session's timeline (DynamoDB).")
+class PaymentEvent:
+    at: datetime
+    type: str
+    source: str
+    detail: str | None
+
+
+@strawberry.type
+class PaymentSession:
+    id: strawberry.ID
+    status: PaymentStatus
+    amount: Money
+    cost: CartCost
+    lines: list[PaymentSessionLine]
+    coupon_code: str | None
+    razorpay_order_id: str
+    razorpay_payment_id: str | None
+    checkout: CheckoutOptions
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    refunded_amount: Money
+    entity: strawberry.Private[SessionEntity]
+
+    @classmethod
+    def of(cls, session: SessionEntity, info: Info[Context, None]) -> PaymentSession:
+        options = payments.checkout_options(info.context.deps, session)
+        return cls(
+            id=strawberry.ID(session.id),
+            status=PaymentStatus(session.status.value),
+            amount=money(session.amount),
+            cost=CartCost(
+                subtotal=money(session.subtotal),
+                discount=money(session.discount),
+                tax=money(session.tax),
+                total=money(session.amount),
+            ),
+            lines=[
+                PaymentSessionLine(
+                    product_id=strawberry.ID(line.product_id),
+                    sku=line.sku,
+                    title=line.title,
+                    quantity=line.quantity,
+                    unit_price=money(line.unit_price),
+                    subtotal=money(line.subtotal),
+                    discount=money(line.discount),
+                    tax=money(line.tax),
+                    total=money(line.total),
+                )
+                for line in session.lines
+            ],
+            coupon_code=session.coupon_code,
+            razorpay_order_id=session.razorpay_order_id or "",
+            razorpay_payment_id=session.razorpay_payment_id,
+            checkout=CheckoutOptions(
+                key_id=options.key_id,
+                order_id=options.order_id,
+                amount=options.amount,
+                currency=options.currency,
+                name=options.name,
+                description=options.description,
+                callback_url=options.callback_url,
+                prefill_email=options.prefill_email,
+                prefill_contact=options.prefill_contact,
+            ),
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+            paid_at=session.paid_at,
+            refunded_amount=money(session.refunded_amount),
+            entity=session,
+        )
+
+    @strawberry.field(description="Every state change, callback, verification and webhook.")
+    async def timeline(self, info: Info[Context, None]) -> list[PaymentEvent]:
+        entries = await payments.timeline(info.context.deps, self.entity.id)
+        return [
+            PaymentEvent(at=e.at, type=e.type, source=e.source, detail=e.detail) for e in entries
+        ]
+
+
+@strawberry.type
+class PaymentSessionEdge:
+    cursor: str
+    node: PaymentSession
+
+
+@strawberry.type
+class PaymentSessionConnection:
+    edges: list[PaymentSessionEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class PaymentSessionPayload:
+    payment_session: PaymentSession | None
+    errors: list[UserError]
+
+
+@strawberry.input
+class PaymentSessionCreateInput:
+    idempotency_key: str
+    expected_cart_version: int | None = None
+
+
+@strawberry.input
+class PaymentSessionVerifyInput:
+    payment_session_id: strawberry.ID
+    razorpay_order_id: str
+    razorpay_payment_id: str
+    razorpay_signature: str
+
+
+def _payload(session: SessionEntity, info: Info[Context, None]) -> PaymentSessionPayload:
+    return PaymentSessionPayload(payment_session=PaymentSession.of(session, info), errors=[])
+
+
+def _failed(error: DomainError) -> PaymentSessionPayload:
+    return PaymentSessionPayload(payment_session=None, errors=user_errors(error))
+
+
+@strawberry.type
+class PaymentQuery:
+    @auth_field(description="A session of the caller (admins may read any); null if none.")
+    async def payment_session(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> PaymentSession | None:
+        found = await payments.get_session(
+            info.context.deps, principal=caller(info), session_id=str(id)
+        )
+        return PaymentSession.of(found, info) if found is not None else None
+
+    @auth_field(description="The caller's sessions, newest first (every customer's for admins).")
+    async def payment_sessions(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+        status: PaymentStatus | None = None,
+    ) -> PaymentSessionConnection:
+        page = await payments.list_sessions(
+            info.context.deps,
+            principal=caller(info),
+            first=20 if first is None else first,
+            after=after,
+            status=StatusEntity(status.value) if status is not None else None,
+        )
+        edges = [
+            PaymentSessionEdge(cursor=c, node=PaymentSession.of(s, info))
+            for s, c in zip(page.sessions, page.cursors, strict=True)
+        ]
+        return PaymentSessionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+@strawberry.type
+class PaymentMutation:
+    @auth_mutation(description="Price the cart, reserve stock and coupon, create the order.")
+    async def payment_session_create(
+        self, info: Info[Context, None], input: PaymentSessionCreateInput
+    ) -> PaymentSessionPayload:
+        try:
+            session = await checkout.create_session(
+                info.context.deps,
+                principal=caller(info),
+                idempotency_key=input.idempotency_key,
+                expected_cart_version=input.expected_cart_version,
+            )
+        except DomainError as error:
+            return _failed(error)
+        return _payload(session, info)
+
+    @auth_mutation(description="Check Checkout's signature, confirm with Razorpay, move on.")
+    async def payment_session_verify(
+        self, info: Info[Context, None], input: PaymentSessionVerifyInput
+    ) -> PaymentSessionPayload:
+        try:
+            session = await payments.verify(
+                info.context.deps,
+                principal=caller(info),
+                session_id=str(input.payment_session_id),
+                order_id=input.razorpay_order_id,
+                payment_id=input.razorpay_payment_id,
+                signature=input.razorpay_signature,
+            )
+        except DomainError as error:
+            return _failed(error)
+        return _payload(session, info)
+
+    @auth_mutation()
+    async def payment_session_cancel(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> PaymentSessionPayload:
+        try:
+            session = await payments.cancel(
+                info.context.deps, principal=caller(info), session_id=str(id)
+            )
+        except DomainError as error:
+            return _failed(error)
+        return _payload(session, info)

@@ -1,0 +1,161 @@
+"""SNS notifier: messages reach each audience's topic (read back through subscribed SQS
+queues in the emulator); failures surface as NotificationError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from datasources.aws import AwsClients, default_config
+from datasources.sns import SnsNotifier, ensure_topics
+from datasources.sns.notifier import deduplication_id, sns_subject
+from domain.payment_ports import NotificationError, NotificationTopic
+from tests.integration.aws.conftest import REGION, unique
+from tests.support.services import free_port
+
+Topic = NotificationTopic
+
+
+async def subscribed_queue(aws: AwsClients, topic_arn: str, *, fifo: bool = False) -> str:
+    sqs = await aws.client("sqs")
+    sns = await aws.client("sns")
+    name = unique("inbox") + (".fifo" if fifo else "")
+    attributes = {"FifoQueue": "true"} if fifo else {}
+    queue_url: str = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+    queue_arn = (await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"]))[
+        "Attributes"
+    ]["QueueArn"]
+    await sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return queue_url
+
+
+async def drain(aws: AwsClients, queue_url: str) -> list[dict[str, Any]]:
+    """Every SNS envelope waiting in the queue."""
+    sqs = await aws.client("sqs")
+    envelopes: list[dict[str, Any]] = []
+    while True:
+        answer = await sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return envelopes
+        for message in messages:
+            envelopes.append(json.loads(message["Body"]))
+            await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="module")
+async def topics(aws: AwsClients) -> dict[NotificationTopic, str]:
+    return await ensure_topics(
+        aws, names={Topic.CUSTOMER: unique("customer"), Topic.ADMIN: unique("admin")}
+    )
+
+
+async def test_publish_reaches_only_the_audience_topic(
+    aws: AwsClients, topics: dict[NotificationTopic, str]
+) -> None:
+    customer_inbox = await subscribed_queue(aws, topics[Topic.CUSTOMER])
+    admin_inbox = await subscribed_queue(aws, topics[Topic.ADMIN])
+    notifier = SnsNotifier(clients=aws, topic_arns=topics)
+
+    message_id = await notifier.publish(
+        topic=Topic.ADMIN,
+        subject="Review payment ps_9: ₹1,234.00 captured\nafter expiry",
+        message='{"session": "ps_9", "amount": 123400}',
+        dedupe_key="outbox-41",
+    )
+
+    [envelope] = await drain(aws, admin_inbox)
+    assert await drain(aws, customer_inbox) == []
+    assert envelope["MessageId"] == message_id
+    assert envelope["TopicArn"] == topics[Topic.ADMIN]
+    assert envelope["Subject"] == "Review payment ps_9: Rs.1,234.00 captured after expiry"
+    assert json.loads(envelope["Message"]) == {"session": "ps_9", "amount": 123400}
+    attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
+    assert attributes == {"dedupe_key": "outbox-41", "audience": "admin"}
+
+
+async def test_ensure_topics_is_idempotent(
+    aws: AwsClients, topics: dict[NotificationTopic, str]
+) -> None:
+    names = {topic: arn.rsplit(":", 1)[1] for topic, arn in topics.items()}
+    assert await ensure_topics(aws, names=names) == topics
+
+
+async def test_fifo_topics_drop_duplicates_by_dedupe_key(aws: AwsClients) -> None:
+    arns = await ensure_topics(
+        aws,
+        names={
+            Topic.CUSTOMER: unique("customer") + ".fifo",
+            Topic.ADMIN: unique("admin") + ".fifo",
+        },
+    )
+    inbox = await subscribed_queue(aws, arns[Topic.CUSTOMER], fifo=True)
+    notifier = SnsNotifier(clients=aws, topic_arns=arns)
+    for body in ("first", "resent"):
+        await notifier.publish(
+            topic=Topic.CUSTOMER, subject="Paid", message=body, dedupe_key="outbox-7"
+        )
+    await notifier.publish(topic=Topic.CUSTOMER, subject="Paid", message="other", dedupe_key="o-8")
+    assert [envelope["Message"] for envelope in await drain(aws, inbox)] == ["first", "other"]
+
+
+async def test_a_dead_endpoint_raises_a_retryable_notification_error() -> None:
+    dead = AwsClients(
+        region=REGION,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=default_config(connect_timeout=0.5, read_timeout=0.5, max_attempts=1),
+    )
+    arn = f"arn:aws:sns:{REGION}:123456789012:nowhere"
+    notifier = SnsNotifier(clients=dead, topic_arns={Topic.CUSTOMER: arn, Topic.ADMIN: arn})
+    try:
+        with pytest.raises(NotificationError) as caught:
+            await notifier.publish(topic=Topic.CUSTOMER, subject="s", message="m", dedupe_key="d")
+    finally:
+        await dead.aclose()
+    assert caught.value.retryable
+    assert caught.value.__cause__ is not None
+
+
+async def test_a_missing_topic_raises_a_final_notification_error(
+    aws: AwsClients, topics: dict[NotificationTopic, str]
+) -> None:
+    missing = f"arn:aws:sns:{REGION}:123456789012:{unique('missing')}"
+    notifier = SnsNotifier(clients=aws, topic_arns={**topics, Topic.CUSTOMER: missing})
+    with pytest.raises(NotificationError) as caught:
+        await notifier.publish(topic=Topic.CUSTOMER, subject="s", message="m", dedupe_key="d")
+    assert not caught.value.retryable
+
+
+def test_every_audience_needs_a_topic() -> None:
+    with pytest.raises(ValueError):
+        SnsNotifier(clients=AwsClients(region=REGION), topic_arns={Topic.ADMIN: "arn"})
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Payment received", "Payment received"),
+        ("₹500.00 paid", "Rs.500.00 paid"),
+        ("line one\r\nline two\tend", "line one line two end"),
+        ("Café naïve", "Cafe naive"),
+        ("", "Notification"),
+        ("\x00\x07", "Notification"),
+        ("x" * 150, "x" * 97 + "..."),
+    ],
+)
+def test_subjects_fit_sns_rules(subject: str, expected: str) -> None:
+    cleaned = sns_subject(subject)
+    assert cleaned == expected
+    assert cleaned.isascii()
+    assert len(cleaned) <= 100
+
+
+def test_long_dedupe_keys_are_hashed_for_fifo() -> None:
+    assert deduplication_id("outbox-1") == "outbox-1"
+    hashed = deduplication_id("k" * 200)
+    assert len(hashed) == 64
+    assert hashed == deduplication_id("k" * 200)
