@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
-from tests.support.shop import CART, GET, create_session, data, fill_cart, verify
+from tests.conftest import RAZORPAY_KEY_ID, GraphQLClient
+from tests.support.shop import (
+    CART,
+    GET,
+    create_session,
+    data,
+    fill_cart,
+    razorpay_order,
+    verify,
+)
 
 
 async def test_customer_pays_and_the_order_is_paid_for_exactly_the_total(
@@ -36,10 +42,7 @@ async def test_customer_pays_and_the_order_is_paid_for_exactly_the_total(
     assert options["callbackUrl"].endswith("/payments/razorpay/callback")
 
     # the order as Razorpay knows it: exactly the total, receipt = the session id
-    order = httpx.get(
-        f"{razorpay_sandbox.base_url}/v1/orders/{session['razorpayOrderId']}",
-        auth=(RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET),
-    ).json()
+    order = await razorpay_order(razorpay_sandbox.base_url, session["razorpayOrderId"])
     assert (order["amount"], order["receipt"], order["status"]) == (total, session["id"], "created")
 
     paid = sandbox.pay(session["razorpayOrderId"], outcome="success", method="upi")
@@ -48,10 +51,7 @@ async def test_customer_pays_and_the_order_is_paid_for_exactly_the_total(
     assert verified["paymentSession"]["status"] == "PAID"
     assert verified["paymentSession"]["razorpayPaymentId"] == paid["razorpay_payment_id"]
 
-    order = httpx.get(
-        f"{razorpay_sandbox.base_url}/v1/orders/{session['razorpayOrderId']}",
-        auth=(RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET),
-    ).json()
+    order = await razorpay_order(razorpay_sandbox.base_url, session["razorpayOrderId"])
     assert order["status"] == "paid" and order["amount_paid"] == total
 
     # the lines paid for left the cart; the timeline tells the story

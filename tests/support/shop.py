@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import httpx
+
 from infra.local.seed import product_id
-from tests.conftest import GraphQLClient
+from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 
 SESSION_FIELDS = """
   id status amount { amount } cost { subtotal { amount } discount { amount } tax { amount }
@@ -17,8 +19,8 @@ SESSION_FIELDS = """
 """
 ADD = """mutation($lines: [CartLineInput!]!) {
   cartLinesAdd(lines: $lines) { cart { version cost { total { amount } } } errors { code } } }"""
-APPLY = """mutation($code: String!) {
-  cartCouponApply(code: $code) { cart { version coupon { applicable reason } } errors { code } } }"""
+APPLY = """mutation($code: String!) { cartCouponApply(code: $code) {
+  cart { version coupon { applicable reason } } errors { code } } }"""
 CREATE = (
     "mutation($input: PaymentSessionCreateInput!) { paymentSessionCreate(input: $input) {"
     f" paymentSession {{ {SESSION_FIELDS} }} errors {{ code field message }} }} }}"
@@ -83,3 +85,10 @@ async def verify(
         )
     )["paymentSessionVerify"]
     return answer
+
+
+async def razorpay_order(base_url: str, order_id: str) -> dict[str, Any]:
+    """The order as Razorpay (the sandbox) knows it."""
+    async with httpx.AsyncClient(auth=(RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET)) as client:
+        order: dict[str, Any] = (await client.get(f"{base_url}/v1/orders/{order_id}")).json()
+    return order
