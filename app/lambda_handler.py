@@ -1,12 +1,15 @@
-"""AWS Lambda entry point (API Gateway HTTP API v2 / REST v1 / function URLs) via Mangum.
+"""AWS Lambda entry point via Mangum: API Gateway HTTP API (v2), REST (v1) and function URLs;
+and EventBridge scheduled events, which run the scheduled jobs (app/jobs.py).
 
 The ASGI app and its clients are built on the first invocation and reused while the Lambda
 stays warm. ``lifespan="off"``: Mangum would otherwise run start-up and shut-down on every
-invocation, closing the pools it should keep.
+invocation, closing the pools it should keep. Jobs run on Mangum's event loop, so they share
+the same pools.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mangum import Mangum
@@ -23,6 +26,18 @@ def _get_adapter() -> Mangum:
     return _adapter
 
 
+def _is_scheduled(event: dict[str, Any]) -> bool:
+    return "detail-type" in event and "source" in event and "requestContext" not in event
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result: dict[str, Any] = _get_adapter()(event, context)
+    adapter = _get_adapter()
+    if _is_scheduled(event):
+        from app.container import get_container
+        from app.jobs import run_scheduled
+
+        loop = asyncio.get_event_loop()
+        results = loop.run_until_complete(run_scheduled(get_container()))
+        return {"ok": True, "jobs": results}
+    result: dict[str, Any] = adapter(event, context)
     return result

@@ -20,8 +20,10 @@ from typing import Any
 import uvicorn
 
 from app.container import Container
+from app.jobs import run_scheduled
 from app.main import create_app
 from app.settings import Settings
+from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
 from infra.local.emulator import start_emulator
@@ -42,8 +44,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--aws-port", type=int, default=4566)
     parser.add_argument("--razorpay-port", type=int, default=9090)
+    parser.add_argument("--jobs-every", type=float, default=30.0, help="seconds between job runs")
     parser.add_argument("--state-dir", type=Path, default=Path(".devstack"))
     return parser.parse_args(argv)
+
+
+async def run_jobs_every(container: Container, *, seconds: float) -> None:
+    """What EventBridge does on Lambda: the scheduled jobs, every so often."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_scheduled(container)
+        except Exception:
+            logger.exception("scheduled jobs failed; trying again next time")
 
 
 def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
@@ -85,10 +98,11 @@ async def serve(args: argparse.Namespace) -> None:
         }
         if "DATABASE_URL" not in os.environ:
             overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
-        settings = base.model_copy(update=overrides)
+        settings = Settings.model_validate(base.model_dump() | overrides)
         container = Container(settings)
         await migrate.upgrade(container.engine)
         await seed_catalog(container.sessions)
+        await ensure_table(container.aws, table_name=settings.dynamodb_table)
         stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
         stack["razorpay"] = {
             "base_url": razorpay_url,
@@ -103,7 +117,11 @@ async def serve(args: argparse.Namespace) -> None:
             uvicorn.Config(app, host=args.host, port=args.port, log_level="info", lifespan="on")
         )
         print(f"GraphiQL: {api_base}/graphql   stack: {stack_file}   (Ctrl-C stops)", flush=True)
-        await server.serve()
+        jobs = asyncio.create_task(run_jobs_every(container, seconds=args.jobs_every))
+        try:
+            await server.serve()
+        finally:
+            jobs.cancel()
     finally:
         for stop in reversed(stack_stoppers):
             stop()

@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from infra.local.cognito import sign_in
+from infra.local.seed import product_id
 from tests.support.services import free_port, port_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +90,7 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
             timeout=10,
         ).json()
         assert viewer["data"]["viewer"] == {"username": admin["username"], "groups": ["admin"]}
+        assert pay_through_the_stack(stack, token=token) == "PAID"
         page = httpx.get(stack["graphql_url"], headers={"accept": "text/html"}, timeout=10)
         assert "graphiql" in page.text.lower()
         assert httpx.get(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=10).status_code == 200
@@ -103,3 +106,47 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
     assert not port_answers("127.0.0.1", api_port)
     assert not port_answers("127.0.0.1", aws_port)
     assert not port_answers("127.0.0.1", rzp_port)
+
+
+def pay_through_the_stack(stack: dict[str, Any], *, token: str) -> str:
+    """A storefront's whole checkout against the running stack and its Razorpay sandbox."""
+    headers = {"authorization": f"Bearer {token}"}
+
+    def gql(query: str, **variables: Any) -> Any:
+        body = httpx.post(
+            stack["graphql_url"],
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    dal = str(product_id("GRO-DAL-002"))
+    gql(
+        "mutation($l: [CartLineInput!]!) { cartLinesAdd(lines: $l) { errors { code } } }",
+        l=[{"productId": dal, "quantity": 1}],
+    )
+    created = gql(
+        "mutation($k: String!) { paymentSessionCreate(input: {idempotencyKey: $k}) {"
+        " paymentSession { id razorpayOrderId } errors { code } } }",
+        k="devstack-e2e-0001",
+    )["paymentSessionCreate"]
+    session = created["paymentSession"]
+    paid = httpx.post(
+        f"{stack['razorpay']['base_url']}/_sandbox/orders/{session['razorpayOrderId']}/pay",
+        json={"outcome": "success", "method": "upi"},
+        timeout=30,
+    ).json()
+    verified = gql(
+        "mutation($i: PaymentSessionVerifyInput!) { paymentSessionVerify(input: $i) {"
+        " paymentSession { status } errors { code } } }",
+        i={
+            "paymentSessionId": session["id"],
+            "razorpayOrderId": paid["razorpay_order_id"],
+            "razorpayPaymentId": paid["razorpay_payment_id"],
+            "razorpaySignature": paid["razorpay_signature"],
+        },
+    )["paymentSessionVerify"]
+    status: str = verified["paymentSession"]["status"]
+    return status

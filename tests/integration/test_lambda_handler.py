@@ -10,17 +10,20 @@ import asyncio
 import base64
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 import app.container
 import app.lambda_handler
 from app.container import Container
 from app.settings import Settings, get_settings
+from tests.conftest import GraphQLClient
+from tests.support.shop import GET, create_session, data, fill_cart
 
 # AWS sample events (copied unchanged from ../shared/aws-events; see its README)
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "aws-events"
@@ -132,3 +135,29 @@ def test_bad_json_body_answers_400_with_a_request_id() -> None:
     body = _body(result)
     assert body["extensions"]["requestId"] == "apigw-v2-req-1"
     assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.usefixtures("lambda_env")
+async def test_scheduled_event_runs_the_expiry_job(
+    gql: GraphQLClient, new_customer: Callable[..., dict[str, str]], container: Container
+) -> None:
+    customer = new_customer()
+    await fill_cart(gql, customer, {"GRO-GHE-004": 1})
+    session = (await create_session(gql, customer))["paymentSession"]
+    async with container.engine.begin() as conn:  # as if 31 minutes had passed
+        await conn.execute(
+            text(
+                "UPDATE payment_sessions SET expires_at = now() - interval '1 minute'"
+                " WHERE id = :id"
+            ),
+            {"id": session["id"]},
+        )
+    event = load_event("eventBridgeEvent.json") | {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "detail": {},
+    }
+    result = await asyncio.to_thread(invoke, event)
+    assert result["ok"] is True and result["jobs"]["expired"] >= 1
+    after = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert after["status"] == "EXPIRED"
