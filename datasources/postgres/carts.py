@@ -264,9 +264,7 @@ async def count_usage(
         select(
             func.count(),
             func.coalesce(
-                func.sum(
-                    case((col(CouponRedemptionRow.customer_id) == customer_id, 1), else_=0)
-                ),
+                func.sum(case((col(CouponRedemptionRow.customer_id) == customer_id, 1), else_=0)),
                 0,
             ),
         )

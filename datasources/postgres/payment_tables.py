@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -122,3 +124,47 @@ class StockReservationRow(SQLModel, table=True):
     quantity: int = Field(nullable=False)
     status: str = Field(max_length=16, nullable=False)
     updated_at: datetime = _ts()
+
+
+class RefundRow(SQLModel, table=True):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("status IN ('PENDING', 'PROCESSED', 'FAILED')", name="ck_refunds_status"),
+        CheckConstraint("amount_paise > 0", name="ck_refunds_amount"),
+        UniqueConstraint("session_id", "idempotency_key", name="uq_refunds_idempotency"),
+        UniqueConstraint("razorpay_refund_id", name="uq_refunds_gateway_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("payment_sessions.id"), nullable=False, index=True)
+    )
+    amount_paise: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3, nullable=False)
+    status: str = Field(max_length=16, nullable=False)
+    idempotency_key: str = Field(max_length=100, nullable=False)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    razorpay_refund_id: str | None = Field(default=None, max_length=64, nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    processed_at: datetime | None = _ts(nullable=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """Transactional outbox: written with the state change, published by the dispatcher."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=32, nullable=False)
+    dedupe_key: str = Field(max_length=200, nullable=False)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)

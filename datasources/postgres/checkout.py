@@ -1,0 +1,165 @@
+"""One checkout's transaction (see payments.py for the locking story)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from datasources.postgres.carts import _active_cart, _cart_from_rows, _lines, count_usage
+from datasources.postgres.catalog import offer_from_row, product_from_row
+from datasources.postgres.payment_tables import (
+    PaymentSessionLineRow,
+    PaymentSessionRow,
+    StockReservationRow,
+)
+from datasources.postgres.session_rows import load_session
+from datasources.postgres.tables import CouponRedemptionRow, OfferRow, ProductRow
+from domain.cart import Cart
+from domain.catalog import Product
+from domain.errors import DomainError, ErrorCode
+from domain.offers import Offer
+from domain.payment_session import PaymentSession
+from domain.pricing import UsageCounts
+
+
+class SqlCheckout:
+    """One checkout's transaction: everything it does commits or rolls back together."""
+
+    def __init__(self, session: AsyncSession, *, customer_id: str, idempotency_key: str) -> None:
+        self._session = session
+        self._customer_id = customer_id
+        self._key = idempotency_key
+
+    async def existing(self) -> PaymentSession | None:
+        row_id = (
+            await self._session.scalars(
+                select(col(PaymentSessionRow.id))
+                .where(col(PaymentSessionRow.customer_id) == self._customer_id)
+                .where(col(PaymentSessionRow.idempotency_key) == self._key)
+            )
+        ).one_or_none()
+        return await load_session(self._session, row_id) if row_id is not None else None
+
+    async def cart(self) -> tuple[Cart, dict[str, Product]]:
+        """The customer's active cart, locked, with its products (an empty cart if none)."""
+        row = await _active_cart(self._session, self._customer_id, for_update=True)
+        if row is None:
+            return Cart(id=str(uuid.uuid4()), customer_id=self._customer_id, version=0), {}
+        cart = _cart_from_rows(row, await _lines(self._session, row.id))
+        ids = [uuid.UUID(p) for p in cart.product_ids]
+        rows = (
+            (
+                await self._session.scalars(select(ProductRow).where(col(ProductRow.id).in_(ids)))
+            ).all()
+            if ids
+            else []
+        )
+        return cart, {str(r.id): product_from_row(r) for r in rows}
+
+    async def offer(self, code: str) -> Offer | None:
+        """The offer a coupon code names, locked so that uses are counted one checkout at a time."""
+        row = (
+            await self._session.scalars(
+                select(OfferRow).where(col(OfferRow.code) == code).with_for_update()
+            )
+        ).one_or_none()
+        return offer_from_row(row) if row is not None else None
+
+    async def usage(self, *, offer_id: str, now: datetime) -> UsageCounts:
+        return await count_usage(
+            self._session, offer_id=offer_id, customer_id=self._customer_id, now=now
+        )
+
+    async def reserve_stock(
+        self, quantities: Mapping[str, int], *, skus: Mapping[str, str]
+    ) -> None:
+        for product_id in sorted(quantities):
+            taken = (
+                await self._session.execute(
+                    update(ProductRow)
+                    .where(col(ProductRow.id) == uuid.UUID(product_id))
+                    .where(col(ProductRow.stock) >= quantities[product_id])
+                    .values(stock=col(ProductRow.stock) - quantities[product_id])
+                    .returning(col(ProductRow.id))
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one_or_none()
+            if taken is None:
+                raise DomainError(
+                    f"{skus.get(product_id, product_id)} is out of stock",
+                    code=ErrorCode.OUT_OF_STOCK,
+                    field=["cart", "lines"],
+                )
+
+    async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None:
+        now = session.created_at
+        session_id = uuid.UUID(session.id)
+        self._session.add(
+            PaymentSessionRow(
+                id=session_id,
+                customer_id=session.customer_id,
+                customer_email=session.customer_email,
+                status=session.status.value,
+                currency=session.currency,
+                subtotal_paise=session.subtotal,
+                discount_paise=session.discount,
+                tax_paise=session.tax,
+                amount_paise=session.amount,
+                coupon_code=session.coupon_code,
+                offer_id=uuid.UUID(session.offer_id) if session.offer_id else None,
+                idempotency_key=session.idempotency_key,
+                fingerprint=session.fingerprint,
+                cart_id=uuid.UUID(session.cart_id),
+                cart_version=session.cart_version,
+                created_at=now,
+                updated_at=now,
+                expires_at=session.expires_at,
+            )
+        )
+        await self._session.flush()
+        for position, line in enumerate(session.lines):
+            self._session.add(
+                PaymentSessionLineRow(
+                    session_id=session_id,
+                    position=position,
+                    product_id=uuid.UUID(line.product_id),
+                    sku=line.sku,
+                    title=line.title,
+                    quantity=line.quantity,
+                    unit_price_paise=line.unit_price,
+                    gst_rate_bp=line.gst_rate_bp,
+                    subtotal_paise=line.subtotal,
+                    discount_paise=line.discount,
+                    tax_paise=line.tax,
+                    total_paise=line.total,
+                )
+            )
+        for product_id, quantity in stock.items():
+            self._session.add(
+                StockReservationRow(
+                    session_id=session_id,
+                    product_id=uuid.UUID(product_id),
+                    quantity=quantity,
+                    status="HELD",
+                    updated_at=now,
+                )
+            )
+        if session.offer_id is not None:
+            self._session.add(
+                CouponRedemptionRow(
+                    id=uuid.uuid4(),
+                    offer_id=uuid.UUID(session.offer_id),
+                    customer_id=session.customer_id,
+                    payment_session_id=session_id,
+                    status="RESERVED",
+                    expires_at=session.expires_at,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await self._session.flush()
