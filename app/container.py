@@ -17,15 +17,20 @@ from auth.backend import TokenVerifier
 from auth.jwks import JwksClient
 from auth.verifier import CognitoJwtVerifier
 from datasources.aws import AwsClients
+from datasources.dynamodb.ledger import DynamoWebhookEventLedger
+from datasources.dynamodb.sales import DynamoSalesCounters
 from datasources.dynamodb.timeline import DynamoPaymentTimeline
 from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
 from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
 from datasources.postgres.engine import create_engine, create_session_factory
+from datasources.postgres.outbox import SqlOutbox
 from datasources.postgres.payments import SqlPaymentSessions
 from datasources.razorpay.gateway import RazorpayGateway
 from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
+from datasources.sns.notifier import SnsNotifier
 from domain.errors import Unauthenticated
 from domain.identity import Principal
+from domain.payment_ports import NotificationTopic
 from domain.payment_session import CheckoutConfig
 from domain.ports import OfferRepository
 from resolvers.deps import Deps, SystemClock
@@ -130,6 +135,22 @@ class Container:
             currency=s.currency,
             ttl_minutes=s.payment_session_ttl_minutes,
             order_wait_seconds=s.razorpay_timeout_seconds + 5,
+            webhook_secrets=tuple(
+                secret.get_secret_value()
+                for secret in (s.razorpay_webhook_secret, s.razorpay_webhook_previous_secret)
+                if secret.get_secret_value()
+            ),
+        )
+
+    @cached_property
+    def notifier(self) -> SnsNotifier:
+        s = self.settings
+        return SnsNotifier(
+            clients=self.aws,
+            topic_arns={
+                NotificationTopic.CUSTOMER: s.sns_customer_topic_arn,
+                NotificationTopic.ADMIN: s.sns_admin_topic_arn,
+            },
         )
 
     @cached_property
@@ -144,6 +165,12 @@ class Container:
             gateway=self.gateway,
             timeline=self.timeline,
             checkout=self.checkout,
+            outbox=SqlOutbox(self.sessions),
+            notifier=self.notifier,
+            sales=DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table),
+            webhook_ledger=DynamoWebhookEventLedger(
+                clients=self.aws, table_name=self.settings.dynamodb_table
+            ),
             max_page_size=self.settings.max_page_size,
         )
 

@@ -6,6 +6,8 @@ first request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +26,8 @@ from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.middleware import RequestIdMiddleware
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
-from resolvers import payments
+from domain.webhooks import MAX_BODY_BYTES
+from resolvers import outbox, payments, webhooks
 from schema.build import build_schema
 from schema.http import GraphQLApp, Identity
 
@@ -86,6 +89,27 @@ def create_app(container: Container | None = None) -> Starlette:
             url = settings.storefront_failure_url + "?reason=error"
         return RedirectResponse(url, status_code=303)
 
+    async def razorpay_webhook(request: Request) -> Response:
+        """Signed over the raw bytes: read them whole (bounded) before anything is parsed."""
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": "too large"}, status_code=413)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return JSONResponse({"detail": "too large"}, status_code=413)
+        answer = await webhooks.receive(
+            container.deps,
+            body=body,
+            signature=request.headers.get("x-razorpay-signature"),
+            event_id=request.headers.get("x-razorpay-event-id"),
+        )
+        if answer.status == 200 and answer.detail == "applied":
+            # notifications promptly, best effort: the scheduled job sends whatever is left
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(outbox.dispatch(container.deps, limit=20), timeout=2)
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
@@ -94,6 +118,7 @@ def create_app(container: Container | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/payments/razorpay/callback", razorpay_callback, methods=["POST"]),
+        Route("/webhooks/razorpay", razorpay_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     aws_region: str = "ap-south-1"
     aws_endpoint_url: str | None = None
     dynamodb_table: str = "storefront-payments"  # timeline, webhook ledger, sales counters
+    sns_customer_topic_arn: str = ""
+    sns_admin_topic_arn: str = ""
 
     # Cognito: the user pool whose tokens the API accepts. The issuer always names the real
     # AWS host (the emulator's tokens do too); the JWKS URL follows aws_endpoint_url when set.

@@ -35,6 +35,7 @@ class CheckoutConfig:
     currency: str = "INR"
     ttl_minutes: int = 30
     order_wait_seconds: float = 15.0  # a replay waits this long for the first request's order
+    webhook_secrets: tuple[str, ...] = ()  # current first, then the previous one (rotation)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,9 +15,11 @@ from typing import Protocol
 from domain.cart import Cart
 from domain.catalog import Product
 from domain.offers import Offer
+from domain.outbox import OutboxMessage, PendingMessage
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentStatus
 from domain.pricing import UsageCounts
+from domain.refunds import Refund
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,14 @@ class SessionUpdate(Protocol):
 
     async def take_paid_lines_out_of_cart(self, *, now: datetime) -> None: ...
 
+    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> None: ...
+
+    async def refunds(self) -> list[Refund]: ...
+
+    async def add_refund(self, refund: Refund) -> None: ...
+
+    async def save_refund(self, refund: Refund, *, now: datetime) -> None: ...
+
 
 class PaymentSessionRepository(Protocol):
     def checkout(
@@ -197,3 +207,23 @@ class PaymentSessionRepository(Protocol):
     async def due(
         self, *, statuses: Sequence[PaymentStatus], before: datetime, limit: int
     ) -> list[str]: ...
+
+    async def refunds(self, session_id: str) -> list[Refund]: ...
+
+    async def refund_by_gateway_id(self, gateway_id: str) -> Refund | None: ...
+
+    async def get_by_payment(self, payment_id: str) -> PaymentSession | None: ...
+
+
+class OutboxBatch(Protocol):
+    messages: list[PendingMessage]
+
+    async def mark_sent(self, message_id: str, *, now: datetime) -> None: ...
+
+    async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None: ...
+
+
+class Outbox(Protocol):
+    def batch(self, *, limit: int, now: datetime) -> AbstractAsyncContextManager[OutboxBatch]: ...
+
+    async def pending_count(self) -> int: ...

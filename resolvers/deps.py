@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.gateway import PaymentGateway
-from domain.payment_ports import PaymentTimeline
+from domain.payment_ports import (
+    Notifier,
+    PaymentTimeline,
+    SalesCounters,
+    WebhookEventLedger,
+)
 from domain.payment_session import CheckoutConfig
 from domain.ports import (
     CartRepository,
     Clock,
     CouponUsage,
     OfferRepository,
+    Outbox,
     PaymentSessionRepository,
     ProductRepository,
 )
@@ -34,4 +40,8 @@ class Deps:
     gateway: PaymentGateway
     timeline: PaymentTimeline
     checkout: CheckoutConfig
+    outbox: Outbox
+    notifier: Notifier
+    sales: SalesCounters
+    webhook_ledger: WebhookEventLedger
     max_page_size: int = 100

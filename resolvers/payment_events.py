@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import GatewayPayment, PaymentGatewayError, PaymentGatewayRejected
+from domain.outbox import (
+    OutboxMessage,
+    became_paid,
+    on_paid,
+    on_payment_failed,
+    on_refund_processed,
+    on_review,
+)
 from domain.payment_ports import PaymentPortError
 from domain.payment_session import PaymentSession
 from domain.payments import (
@@ -23,6 +32,7 @@ from domain.payments import (
     apply,
     payment_mismatch,
 )
+from domain.refunds import processed_total
 from resolvers.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -67,8 +77,14 @@ async def apply_event(
     refunded_total: int | None = None,
     failure_reason: str | None = None,
     free_idempotency_key: bool = False,
+    refund: tuple[str, int] | None = None,
 ) -> Applied:
-    """Apply one event under the session's row lock; reservations follow the transition."""
+    """Apply one event under the session's row lock; reservations follow the transition, and
+    what it must tell the world goes to the outbox in the same transaction.
+
+    ``refund``: (gateway refund id, amount) for ``REFUND_PROCESSED``; the session's refunded
+    total is then summed from its processed refunds under the same lock.
+    """
     now = deps.clock.now()
     async with deps.payments.lock(session_id) as tx:
         if tx is None:
@@ -87,6 +103,8 @@ async def apply_event(
                 )
                 is None
             )
+        if event is PaymentEventKind.REFUND_PROCESSED and refunded_total is None:
+            refunded_total = processed_total(await tx.refunds())
         captured = payment.amount if payment is not None and matches else current.captured_amount
         transition = apply(
             status=current.status,
@@ -119,6 +137,17 @@ async def apply_event(
             changed = replace(changed, needs_review=True)
         if changed != current:
             await tx.save(changed, now=now)
+        messages = _effects(
+            current,
+            changed,
+            event,
+            transition,
+            payment=payment if matches else None,
+            refund=refund,
+            now=now,
+        )
+        if messages:
+            await tx.enqueue(messages, now=now)
         if transition.commits_reservations:
             await tx.commit_reservations(now=now)
             await tx.take_paid_lines_out_of_cart(now=now)
@@ -126,6 +155,35 @@ async def apply_event(
             await tx.release_reservations(now=now)
     await _record_transition(deps, session_id, event, transition, source=source, payment=payment)
     return Applied(session=changed, transition=transition)
+
+
+def _effects(
+    before: PaymentSession,
+    after: PaymentSession,
+    event: PaymentEventKind,
+    transition: Transition,
+    *,
+    payment: GatewayPayment | None,
+    refund: tuple[str, int] | None,
+    now: datetime,
+) -> list[OutboxMessage]:
+    messages: list[OutboxMessage] = []
+    if became_paid(before, after):
+        messages += on_paid(after, at=after.paid_at or now)
+    if transition.needs_review and not before.needs_review:
+        why = event.value.lower() + (f" {payment.id}" if payment is not None else "")
+        messages += on_review(after, why=why)
+    if event is PaymentEventKind.PAYMENT_FAILED and payment is not None:
+        messages += on_payment_failed(
+            after, payment_id=payment.id, at=now, notify_customer=after.payable
+        )
+    if (
+        event is PaymentEventKind.REFUND_PROCESSED
+        and refund is not None
+        and transition.refused is None
+    ):
+        messages += on_refund_processed(after, refund_id=refund[0], amount=refund[1], at=now)
+    return messages
 
 
 async def _record_transition(

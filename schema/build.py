@@ -15,10 +15,13 @@ from schema.carts import CartMutation, CartQuery
 from schema.catalog import CatalogQuery
 from schema.errors import ErrorShaping
 from schema.payments import PaymentMutation, PaymentQuery
+from schema.refunds import RefundMutation, SalesQuery
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery, PaymentQuery))
-Mutation = merge_types("Mutation", (CartMutation, PaymentMutation, AdminCatalogMutation))
+Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery, PaymentQuery, SalesQuery))
+Mutation = merge_types(
+    "Mutation", (CartMutation, PaymentMutation, RefundMutation, AdminCatalogMutation)
+)
 
 
 class StorefrontSchema(strawberry.Schema):

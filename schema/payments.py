@@ -11,7 +11,9 @@ from strawberry.types import Info
 from domain.errors import DomainError
 from domain.payment_session import PaymentSession as SessionEntity
 from domain.payments import PaymentStatus as StatusEntity
+from domain.refunds import Refund as RefundEntity
 from resolvers import checkout, payments
+from resolvers import refunds as refund_use_cases
 from schema.carts import CartCost
 from schema.context import Context
 from schema.permissions import auth_field, auth_mutation, caller
@@ -63,6 +65,36 @@ class PaymentEvent:
     type: str
     source: str
     detail: str | None
+
+
+@strawberry.enum
+class RefundStatus(Enum):
+    PENDING = "PENDING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+@strawberry.type
+class Refund:
+    id: strawberry.ID
+    amount: Money
+    status: RefundStatus
+    reason: str | None
+    razorpay_refund_id: str | None
+    created_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def of(cls, refund: RefundEntity) -> Refund:
+        return cls(
+            id=strawberry.ID(refund.id),
+            amount=money(refund.amount),
+            status=RefundStatus(refund.status.value),
+            reason=refund.reason,
+            razorpay_refund_id=refund.razorpay_refund_id,
+            created_at=refund.created_at,
+            processed_at=refund.processed_at,
+        )
 
 
 @strawberry.type
@@ -129,6 +161,11 @@ class PaymentSession:
             refunded_amount=money(session.refunded_amount),
             entity=session,
         )
+
+    @strawberry.field(description="Refunds asked for, in the order they were made.")
+    async def refunds(self, info: Info[Context, None]) -> list[Refund]:
+        found = await refund_use_cases.refunds_of(info.context.deps, self.entity.id)
+        return [Refund.of(r) for r in found]
 
     @strawberry.field(description="Every state change, callback, verification and webhook.")
     async def timeline(self, info: Info[Context, None]) -> list[PaymentEvent]:

@@ -19,7 +19,7 @@ from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import start_emulator
+from infra.local.emulator import provision_topics, start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.seed import seed_catalog
@@ -110,12 +110,22 @@ def sandbox(razorpay_sandbox: SandboxServer) -> Iterator[SandboxControl]:
 
 
 @pytest.fixture(scope="session")
+async def sns_topics(aws_endpoint_url: str) -> dict[str, str]:
+    """A customer and an admin topic in the emulator, each with an SQS queue subscribed so
+    tests can read back exactly what was published."""
+    return await provision_topics(
+        endpoint_url=aws_endpoint_url, region=REGION, prefix=f"t{secrets.token_hex(4)}"
+    )
+
+
+@pytest.fixture(scope="session")
 def settings(
     database_url: str,
     redis_url: str,
     aws_endpoint_url: str,
     cognito: CognitoStack,
     razorpay_sandbox: SandboxServer,
+    sns_topics: dict[str, str],
 ) -> Settings:
     return Settings(
         environment="test",
@@ -131,6 +141,8 @@ def settings(
         razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET,
         razorpay_base_url=razorpay_sandbox.base_url,
         razorpay_timeout_seconds=3.0,
+        sns_customer_topic_arn=sns_topics["customer"],
+        sns_admin_topic_arn=sns_topics["admin"],
         log_level="WARNING",
     )
 

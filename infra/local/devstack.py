@@ -26,7 +26,7 @@ from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import start_emulator
+from infra.local.emulator import provision_topics, start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
 
@@ -76,6 +76,9 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         base = Settings()
         cognito = provision_cognito(endpoint_url=aws_url, region=base.aws_region)
+        topics = await provision_topics(
+            endpoint_url=aws_url, region=base.aws_region, prefix="storefront"
+        )
         api_base = f"http://{args.host}:{args.port}"
         sandbox_config = SandboxConfig(
             key_id=DEMO_KEY_ID,
@@ -95,6 +98,8 @@ async def serve(args: argparse.Namespace) -> None:
             "razorpay_webhook_secret": DEMO_WEBHOOK_SECRET,
             "razorpay_base_url": razorpay_url,
             "public_base_url": api_base,
+            "sns_customer_topic_arn": topics["customer"],
+            "sns_admin_topic_arn": topics["admin"],
         }
         if "DATABASE_URL" not in os.environ:
             overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
@@ -104,6 +109,12 @@ async def serve(args: argparse.Namespace) -> None:
         await seed_catalog(container.sessions)
         await ensure_table(container.aws, table_name=settings.dynamodb_table)
         stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
+        stack["notifications"] = {
+            "customer_topic_arn": topics["customer"],
+            "admin_topic_arn": topics["admin"],
+            "customer_queue_url": topics["customer_queue"],
+            "admin_queue_url": topics["admin_queue"],
+        }
         stack["razorpay"] = {
             "base_url": razorpay_url,
             "key_id": DEMO_KEY_ID,

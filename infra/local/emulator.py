@@ -46,3 +46,36 @@ def start_emulator(*, host: str = "127.0.0.1", port: int) -> tuple[ThreadedMotoS
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server, f"http://{host}:{port}"
+
+
+async def provision_topics(*, endpoint_url: str, region: str, prefix: str) -> dict[str, str]:
+    """SNS topics for customer and admin notifications, each with an SQS queue subscribed (raw
+    delivery) so a developer or a test can read back what was published. Answers
+    ``{"customer": arn, "admin": arn, "customer_queue": url, "admin_queue": url}``."""
+    from datasources.aws import AwsClients
+    from datasources.sns.notifier import ensure_topics
+    from domain.payment_ports import NotificationTopic
+
+    clients = AwsClients(region=region, endpoint_url=endpoint_url)
+    try:
+        arns = await ensure_topics(
+            clients, names={t: f"{prefix}-{t.value}" for t in NotificationTopic}
+        )
+        sqs = await clients.client("sqs")
+        sns = await clients.client("sns")
+        result = {t.value: arn for t, arn in arns.items()}
+        for topic, arn in arns.items():
+            queue = (await sqs.create_queue(QueueName=f"{prefix}-{topic.value}-inbox"))["QueueUrl"]
+            queue_arn = (
+                await sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+            )["Attributes"]["QueueArn"]
+            await sns.subscribe(
+                TopicArn=arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
+            result[f"{topic.value}_queue"] = queue
+        return result
+    finally:
+        await clients.aclose()

@@ -170,4 +170,8 @@ def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ())
         gateway=Unwired("gateway"),  # type: ignore[arg-type]
         timeline=Unwired("timeline"),  # type: ignore[arg-type]
         checkout=Unwired("checkout"),  # type: ignore[arg-type]
+        outbox=Unwired("outbox"),  # type: ignore[arg-type]
+        notifier=Unwired("notifier"),  # type: ignore[arg-type]
+        sales=Unwired("sales"),  # type: ignore[arg-type]
+        webhook_ledger=Unwired("webhook_ledger"),  # type: ignore[arg-type]
     )
