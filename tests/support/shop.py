@@ -13,7 +13,7 @@ from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 SESSION_FIELDS = """
   id status amount { amount } cost { subtotal { amount } discount { amount } tax { amount }
   total { amount } } couponCode razorpayOrderId razorpayPaymentId refundedAmount { amount }
-  lines { sku quantity total { amount } }
+  lines { sku quantity total { amount } } refunds { amount { amount } status }
   checkout { keyId orderId amount currency name description callbackUrl prefillEmail }
   timeline { at type source detail }
 """

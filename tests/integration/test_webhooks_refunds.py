@@ -1,0 +1,247 @@
+"""Webhooks and refunds against the real services: signatures, dedupe, order, mismatches,
+money captured after expiry, partial and full refunds, and what goes to the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from app.container import Container
+from app.main import create_app
+from app.settings import Settings
+from infra.local.razorpay_sandbox import SandboxServer
+from infra.local.razorpay_sandbox.control_client import SandboxControl
+from resolvers.payments import expire_due
+from tests.conftest import GraphQLClient
+from tests.support.shop import GET, create_session, data, fill_cart
+from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
+
+Headers = dict[str, str]
+REFUND = """mutation($input: RefundCreateInput!) { refundCreate(input: $input) {
+  refund { id amount { amount } status razorpayRefundId }
+  paymentSession { id status refundedAmount { amount } refunds { amount { amount } status } }
+  errors { code field message } } }"""
+
+
+@pytest.fixture
+def admin(new_customer: Callable[..., Headers]) -> Headers:
+    return new_customer("admin")
+
+
+async def paid_on_sandbox(
+    gql: GraphQLClient,
+    customer: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+    items: dict[str, int] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A session whose order the customer paid on Checkout; the app has not heard yet."""
+    await fill_cart(gql, customer, items or {"GRO-TEA-003": 1})
+    session = (await create_session(gql, customer))["paymentSession"]
+    paid = sandbox.pay(session["razorpayOrderId"], outcome="success")
+    payment = await sandbox_entity(
+        razorpay_sandbox.base_url, f"payments/{paid['razorpay_payment_id']}"
+    )
+    return session, payment
+
+
+async def status_of(gql: GraphQLClient, who: Headers, session_id: str) -> str:
+    return str((await data(gql, GET, who, id=session_id))["paymentSession"]["status"])
+
+
+async def test_captured_webhook_pays_once_and_bad_signatures_change_nothing(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    body = event_body("payment.captured", payment=payment)
+    forged = await deliver(client, body, signed_headers(body, secret="not-the-secret"))
+    assert forged.status_code == 400
+    tampered = body.replace(b'"captured"', b'"failed"', 1)
+    assert (await deliver(client, tampered, signed_headers(body))).status_code == 400
+    assert await status_of(gql, customer, session["id"]) == "CREATED"
+    headers = signed_headers(body, event_id="evt_same_id_001")
+    first = await deliver(client, body, headers)
+    again = await deliver(client, body, headers)
+    assert (first.status_code, first.json()["detail"]) == (200, "applied")
+    assert (again.status_code, again.json()["detail"]) == (200, "duplicate")
+    assert await status_of(gql, customer, session["id"]) == "PAID"
+    # a late, out-of-order failure of the same order never moves it back
+    failed = payment | {"status": "failed", "id": "pay_LateFailure0001", "captured": False}
+    late = event_body("payment.failed", payment=failed)
+    assert (await deliver(client, late, signed_headers(late))).status_code == 200
+    assert await status_of(gql, customer, session["id"]) == "PAID"
+
+
+async def test_previous_secret_is_accepted_during_a_rotation(
+    settings: Settings,
+    container: Container,
+    gql: GraphQLClient,
+    new_customer: Callable[..., Headers],
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    rotated = Container(
+        settings.model_copy(
+            update={
+                "razorpay_webhook_secret": SecretStr("the-new-secret"),
+                "razorpay_webhook_previous_secret": settings.razorpay_webhook_secret,
+            }
+        )
+    )
+    rotated.__dict__["engine"] = container.engine
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    body = event_body("order.paid", payment=payment, order={"id": session["razorpayOrderId"]})
+    app = create_app(rotated)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        with_old = await deliver(c, body, signed_headers(body))  # in flight before rotation
+        with_new = await deliver(c, body, signed_headers(body, secret="the-new-secret"))
+        unknown = await deliver(c, body, signed_headers(body, secret="some-other-secret"))
+    await rotated.aws.aclose()
+    rotated.gateway.close()
+    assert with_old.status_code == 200 and with_new.status_code == 200
+    assert unknown.status_code == 400
+    assert await status_of(gql, customer, session["id"]) == "PAID"
+
+
+async def test_a_mismatched_payment_is_recorded_and_not_trusted(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    cheaper = payment | {"amount": payment["amount"] - 100}
+    body = event_body("payment.captured", payment=cheaper)
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200
+    found = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert found["status"] == "CREATED"
+    types = [e["type"] for e in found["timeline"]]
+    assert "payment.mismatch" in types and "review.needed" in types
+
+
+async def test_money_captured_after_expiry_is_kept_and_flagged(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+    container: Container,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+
+    class Later:
+        def now(self) -> Any:
+            return container.deps.clock.now() + timedelta(minutes=31)
+
+    await expire_due(replace(container.deps, clock=Later()))
+    assert await status_of(gql, customer, session["id"]) == "EXPIRED"
+    body = event_body("payment.captured", payment=payment)
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200
+    found = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert found["status"] == "PAID"
+    assert "review.needed" in [e["type"] for e in found["timeline"]]
+
+
+async def test_partial_then_full_refund_and_every_limit(
+    gql: GraphQLClient,
+    new_customer: Callable[..., Headers],
+    admin: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    await fill_cart(gql, customer, {"HOM-LMP-002": 1})  # 249,900 + 18 % = 294,882
+    session = (await create_session(gql, customer))["paymentSession"]
+    total = session["amount"]["amount"]
+    assert total == 294_882
+
+    async def refund(**input: Any) -> Any:
+        answer = await data(gql, REFUND, admin, input={"paymentSessionId": session["id"], **input})
+        return answer["refundCreate"]
+
+    early = await refund(idempotencyKey="refund-before-pay")
+    assert early["errors"][0]["code"] == "NOT_REFUNDABLE"
+    customer_try = await gql(
+        REFUND,
+        {"input": {"paymentSessionId": session["id"], "idempotencyKey": "x" * 12}},
+        headers=customer,
+    )
+    assert customer_try["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+
+    paid = sandbox.pay(session["razorpayOrderId"], outcome="success")
+    from tests.support.shop import verify
+
+    assert (await verify(gql, customer, session["id"], paid))["paymentSession"]["status"] == "PAID"
+    part = await refund(amount=100_000, idempotencyKey="refund-part-0001", reason="damaged")
+    assert part["errors"] == []
+    assert part["refund"]["status"] == "PROCESSED" and part["refund"]["razorpayRefundId"]
+    assert part["paymentSession"]["status"] == "PARTIALLY_REFUNDED"
+    assert part["paymentSession"]["refundedAmount"] == {"amount": 100_000}
+    replay = await refund(amount=100_000, idempotencyKey="refund-part-0001")
+    assert replay["refund"]["id"] == part["refund"]["id"]
+    reused = await refund(amount=5_000, idempotencyKey="refund-part-0001")
+    assert reused["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    too_much = await refund(amount=total, idempotencyKey="refund-too-much")
+    assert too_much["errors"][0]["code"] == "REFUND_EXCEEDS_CAPTURED"
+    rest = await refund(idempotencyKey="refund-rest-0001")  # default: all that is left
+    assert rest["refund"]["amount"] == {"amount": total - 100_000}
+    assert rest["paymentSession"]["status"] == "REFUNDED"
+    assert rest["paymentSession"]["refundedAmount"] == {"amount": total}
+    nothing_left = await refund(idempotencyKey="refund-nothing-01")
+    assert nothing_left["errors"][0]["code"] == "REFUND_EXCEEDS_CAPTURED"
+    # Razorpay saw one refund per idempotency key, never more than captured
+    payment = await sandbox_entity(
+        razorpay_sandbox.base_url, f"payments/{paid['razorpay_payment_id']}"
+    )
+    assert payment["amount_refunded"] == total
+
+
+async def test_pending_refund_settles_by_webhook(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    admin: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    captured = event_body("payment.captured", payment=payment)
+    await deliver(client, captured, signed_headers(captured))
+    sandbox.configure(refund_outcome="pending")
+    answer = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-pending-01"},
+        )
+    )["refundCreate"]
+    assert answer["refund"]["status"] == "PENDING"
+    assert answer["paymentSession"]["status"] == "PAID"
+    refund_id = answer["refund"]["razorpayRefundId"]
+    sandbox.flush()  # the sandbox settles pending refunds on its own (compressed) clock
+    settled = await sandbox_entity(razorpay_sandbox.base_url, f"refunds/{refund_id}")
+    assert settled["status"] == "processed"
+    body = event_body("refund.processed", refund=settled, payment=payment)
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200  # new id
+    found = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert found["status"] == "REFUNDED"
+    assert found["refundedAmount"] == {"amount": payment["amount"]}
+    assert [r["status"] for r in found["refunds"]] == ["PROCESSED"]
