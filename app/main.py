@@ -7,10 +7,10 @@ first request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
@@ -47,6 +47,11 @@ class LazyBackend(AuthenticationBackend):
         if self._backend is None:
             self._backend = CognitoAuthBackend(verifier=self._verifier())
         return await self._backend.authenticate(conn)
+
+
+def _log_dispatch_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("inline outbox dispatch failed", exc_info=task.exception())
 
 
 def create_app(container: Container | None = None) -> Starlette:
@@ -105,9 +110,11 @@ def create_app(container: Container | None = None) -> Starlette:
             event_id=request.headers.get("x-razorpay-event-id"),
         )
         if answer.status == 200 and answer.detail == "applied":
-            # notifications promptly, best effort: the scheduled job sends whatever is left
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(outbox.dispatch(container.deps, limit=20), timeout=2)
+            # notifications promptly, best effort: wait up to 2 s, never cancel a publish
+            # half-way (that could send it twice); the scheduled job sends whatever is left
+            sending = asyncio.ensure_future(outbox.dispatch(container.deps, limit=20))
+            sending.add_done_callback(_log_dispatch_failure)
+            await asyncio.wait({sending}, timeout=2)
         return JSONResponse({"detail": answer.detail}, status_code=answer.status)
 
     @asynccontextmanager

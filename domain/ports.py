@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from domain.cart import Cart
@@ -215,15 +215,13 @@ class PaymentSessionRepository(Protocol):
     async def get_by_payment(self, payment_id: str) -> PaymentSession | None: ...
 
 
-class OutboxBatch(Protocol):
-    messages: list[PendingMessage]
+class Outbox(Protocol):
+    async def claim(
+        self, *, limit: int, now: datetime, lease: timedelta
+    ) -> list[PendingMessage]: ...
 
     async def mark_sent(self, message_id: str, *, now: datetime) -> None: ...
 
     async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None: ...
-
-
-class Outbox(Protocol):
-    def batch(self, *, limit: int, now: datetime) -> AbstractAsyncContextManager[OutboxBatch]: ...
 
     async def pending_count(self) -> int: ...

@@ -1,15 +1,17 @@
 """The outbox dispatcher: publish what state changes wrote to the outbox, with retries.
 
 Nothing is lost while SNS or DynamoDB are unreachable: a message stays in PostgreSQL until its
-publish succeeds, retried with exponential backoff. Rows are handed out with SKIP LOCKED, so
-dispatchers running at once (the job, a webhook's inline dispatch) never send a row twice.
+publish succeeds, retried with exponential backoff. Messages are claimed with a lease (SKIP
+LOCKED), so dispatchers running at once (the job, a webhook's inline dispatch) never take the
+same one; only a dispatcher dying between a publish and its mark can send a message again (the
+message carries its dedupe key for subscribers, and FIFO topics drop such repeats themselves).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from domain.outbox import OutboxKind, PendingMessage, retry_delay
 from domain.payment_ports import NotificationTopic, PaymentPortError
@@ -52,27 +54,27 @@ async def _deliver(deps: Deps, message: PendingMessage) -> None:
         )
 
 
+LEASE = timedelta(seconds=60)
+
+
 async def dispatch(deps: Deps, *, limit: int = 100) -> Dispatched:
     """Send one batch of due messages; answers how many went out and how many must wait."""
     now = deps.clock.now()
     sent = failed = 0
-    async with deps.outbox.batch(limit=limit, now=now) as batch:
-        for message in batch.messages:
-            try:
-                await _deliver(deps, message)
-            except PaymentPortError as exc:
-                failed += 1
-                await batch.mark_failed(
-                    message.id,
-                    error=exc.message,
-                    retry_at=now + retry_delay(message.attempts + 1),
-                )
-                logger.warning(
-                    "outbox %s (%s) not delivered: %s", message.kind, message.dedupe_key, exc
-                )
-                continue
-            sent += 1
-            await batch.mark_sent(message.id, now=now)
+    for message in await deps.outbox.claim(limit=limit, now=now, lease=LEASE):
+        try:
+            await _deliver(deps, message)
+        except PaymentPortError as exc:
+            failed += 1
+            await deps.outbox.mark_failed(
+                message.id, error=exc.message, retry_at=now + retry_delay(message.attempts + 1)
+            )
+            logger.warning(
+                "outbox %s (%s) not delivered: %s", message.kind, message.dedupe_key, exc
+            )
+            continue
+        sent += 1
+        await deps.outbox.mark_sent(message.id, now=deps.clock.now())
     return Dispatched(sent=sent, failed=failed)
 
 

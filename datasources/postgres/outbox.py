@@ -4,9 +4,8 @@ with ``FOR UPDATE SKIP LOCKED`` so concurrent dispatchers never take the same ro
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,61 +36,73 @@ async def enqueue(
         )
 
 
-class SqlOutboxBatch:
-    def __init__(self, session: AsyncSession, messages: list[PendingMessage]) -> None:
-        self._session = session
-        self.messages = messages
-
-    async def mark_sent(self, message_id: str, *, now: datetime) -> None:
-        await self._session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == uuid.UUID(message_id))
-            .values(sent_at=now, attempts=col(OutboxRow.attempts) + 1, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
-
-    async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None:
-        await self._session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == uuid.UUID(message_id))
-            .values(
-                attempts=col(OutboxRow.attempts) + 1,
-                last_error=error[:2000],
-                next_attempt_at=retry_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
 class SqlOutbox:
+    """Messages are claimed with a lease (``next_attempt_at`` pushed into the future) in one
+    short transaction, then published and marked one by one: no lock is held across a network
+    call, and a dispatcher that dies mid-publish leaves at most one message to be sent again
+    when its lease runs out."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    @asynccontextmanager
-    async def batch(self, *, limit: int, now: datetime) -> AsyncIterator[SqlOutboxBatch]:
-        """Due, unsent messages, oldest first, locked until the batch's transaction ends."""
+    async def claim(self, *, limit: int, now: datetime, lease: timedelta) -> list[PendingMessage]:
         async with self._sessions() as session, session.begin():
-            statement = (
-                select(OutboxRow)
+            due = (
+                select(col(OutboxRow.id))
                 .where(col(OutboxRow.sent_at).is_(None))
                 .where(col(OutboxRow.next_attempt_at) <= now)
                 .order_by(col(OutboxRow.created_at))
                 .limit(limit)
             )
             if dialect_name(session) == "postgresql":
-                statement = statement.with_for_update(skip_locked=True)
-            rows = (await session.scalars(statement)).all()
-            messages = [
-                PendingMessage(
-                    id=str(row.id),
-                    kind=OutboxKind(row.kind),
-                    dedupe_key=row.dedupe_key,
-                    payload=dict(row.payload),
-                    attempts=row.attempts,
+                due = due.with_for_update(skip_locked=True)
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            rows = (
+                await session.scalars(
+                    update(OutboxRow)
+                    .where(col(OutboxRow.id).in_(ids))
+                    .where(col(OutboxRow.sent_at).is_(None))
+                    .values(next_attempt_at=now + lease)
+                    .returning(OutboxRow)
+                    .execution_options(synchronize_session=False)
                 )
-                for row in rows
-            ]
-            yield SqlOutboxBatch(session, messages)
+            ).all()
+            rows = sorted(rows, key=lambda r: r.created_at)
+        return [
+            PendingMessage(
+                id=str(row.id),
+                kind=OutboxKind(row.kind),
+                dedupe_key=row.dedupe_key,
+                payload=dict(row.payload),
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
+
+    async def mark_sent(self, message_id: str, *, now: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == uuid.UUID(message_id))
+                .values(sent_at=now, attempts=col(OutboxRow.attempts) + 1, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == uuid.UUID(message_id))
+                .where(col(OutboxRow.sent_at).is_(None))
+                .values(
+                    attempts=col(OutboxRow.attempts) + 1,
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     async def pending_count(self) -> int:
         async with self._sessions() as session:
