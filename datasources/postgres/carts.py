@@ -254,12 +254,13 @@ async def count_usage(
     now: datetime,
     excluding_session_id: str | None = None,
 ) -> UsageCounts:
-    """PAID uses plus live reservations of an offer, in total and by one customer."""
-    counted = or_(
-        col(CouponRedemptionRow.status) == "PAID",
-        (col(CouponRedemptionRow.status) == "RESERVED")
-        & (col(CouponRedemptionRow.expires_at) > now),
-    )
+    """PAID uses plus live reservations of an offer, in total and by one customer.
+
+    A reservation counts until its session releases it (expiry, cancel, failure) or pays: a
+    session can still be paid after its ``expires_at`` (an authorized payment, a Checkout tab
+    left open, the expiry job not having run yet), so the clock alone never frees a use.
+    """
+    counted = col(CouponRedemptionRow.status).in_(["PAID", "RESERVED"])
     statement = (
         select(
             func.count(),
