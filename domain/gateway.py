@@ -9,7 +9,7 @@ Error tree::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -55,6 +55,7 @@ class GatewayRefund:
     amount: int
     currency: str
     status: str  # pending | processed | failed
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 class PaymentGateway(Protocol):
@@ -79,3 +80,7 @@ class PaymentGateway(Protocol):
     ) -> GatewayRefund: ...
 
     async def fetch_refund(self, refund_id: str) -> GatewayRefund: ...
+
+    async def payment_refunds(self, payment_id: str) -> list[GatewayRefund]: ...
+
+    async def orders_by_receipt(self, receipt: str) -> list[GatewayOrder]: ...

@@ -80,6 +80,9 @@ def refund_of(entity: dict[str, Any]) -> GatewayRefund:
         amount=_int(entity, "amount"),
         currency=_str(entity, "currency"),
         status=_str(entity, "status"),
+        notes={str(k): str(v) for k, v in notes.items()}
+        if isinstance(notes := entity.get("notes"), dict)
+        else {},
     )
 
 

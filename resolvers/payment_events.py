@@ -37,12 +37,26 @@ from resolvers.deps import Deps
 
 logger = logging.getLogger(__name__)
 
-_EVENT_OF_STATUS = {
-    "failed": PaymentEventKind.PAYMENT_FAILED,
-    "authorized": PaymentEventKind.PAYMENT_AUTHORIZED,
-    "captured": PaymentEventKind.PAYMENT_CAPTURED,
-    "refunded": PaymentEventKind.PAYMENT_CAPTURED,  # captured, then (partly) refunded
-}
+
+def event_of(payment: GatewayPayment) -> PaymentEventKind | None:
+    """What a payment's state at Razorpay means for its session (None: nothing yet).
+
+    ``refunded`` counts as a capture only when the money was captured; an authorization that
+    Razorpay gave back uncaptured (manual-capture accounts) is a failed payment, never PAID.
+    """
+    if payment.status == "captured" and payment.captured:
+        return PaymentEventKind.PAYMENT_CAPTURED
+    if payment.status == "refunded":
+        return (
+            PaymentEventKind.PAYMENT_CAPTURED
+            if payment.captured
+            else PaymentEventKind.PAYMENT_FAILED
+        )
+    if payment.status == "authorized":
+        return PaymentEventKind.PAYMENT_AUTHORIZED
+    if payment.status == "failed":
+        return PaymentEventKind.PAYMENT_FAILED
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +255,7 @@ async def settle_gateway_payment(
                 f"{payment.id}: {why} differs (order {payment.order_id}, "
                 f"{payment.amount} {payment.currency})",
             )
-            event = _EVENT_OF_STATUS.get(payment.status)
+            event = event_of(payment)
             if event is not None:
                 await apply_event(deps, session.id, event, source=source, payment=payment)
             if strict:
@@ -250,7 +264,7 @@ async def settle_gateway_payment(
                 )
             latest = await deps.payments.get(session.id)
             return latest or session
-    event = _EVENT_OF_STATUS.get(payment.status)
+    event = event_of(payment)
     if event is None:  # "created": nothing happened yet
         return session
     if event is PaymentEventKind.PAYMENT_AUTHORIZED:
@@ -258,7 +272,7 @@ async def settle_gateway_payment(
         if applied.session.status is not PaymentStatus.AUTHORIZED:
             return applied.session  # closed: leave the authorization to lapse
         payment = await _capture(deps, session, payment)
-        event = _EVENT_OF_STATUS.get(payment.status, PaymentEventKind.PAYMENT_AUTHORIZED)
+        event = event_of(payment) or PaymentEventKind.PAYMENT_AUTHORIZED
         if event is PaymentEventKind.PAYMENT_AUTHORIZED:
             return applied.session
     return (await apply_event(deps, session.id, event, source=source, payment=payment)).session

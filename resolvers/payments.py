@@ -26,6 +26,7 @@ from resolvers.payment_events import (
     record,
     settle_gateway_payment,
 )
+from resolvers.refunds import sync_refunds
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,11 @@ async def _verify_signed(
         await record(deps, session.id, f"{source}.order_id_ignored", source, order_id[:64])
     await record(deps, session.id, f"{source}.signature_valid", source, payment_id)
     payment = await fetch_payment(deps, payment_id)
-    return await settle_gateway_payment(deps, session, payment, source=source, strict=True)
+    settled = await settle_gateway_payment(deps, session, payment, source=source, strict=True)
+    if payment.amount_refunded > 0:
+        await sync_refunds(deps, session.id, payment, source=source)
+        settled = await deps.payments.get(session.id) or settled
+    return settled
 
 
 async def cancel(deps: Deps, *, principal: Principal, session_id: str) -> PaymentSession:

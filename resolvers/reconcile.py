@@ -10,12 +10,13 @@ from domain.gateway import PaymentGatewayError
 from domain.payments import PaymentStatus
 from resolvers.deps import Deps
 from resolvers.payment_events import settle_gateway_payment
+from resolvers.refunds import sync_refunds
 
 logger = logging.getLogger(__name__)
 
 STUCK = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED, PaymentStatus.AUTHORIZED)
 # captured money first: it decides the session; then authorizations, then failures
-_ORDER = {"captured": 0, "refunded": 0, "authorized": 1, "failed": 2}
+_ORDER = {"captured": 0, "refunded": 1, "authorized": 2, "failed": 3}
 
 
 async def reconcile(
@@ -40,6 +41,7 @@ async def reconcile(
             after = await settle_gateway_payment(
                 deps, session, payment, source="reconcile", strict=False
             )
+            await sync_refunds(deps, session.id, payment, source="reconcile")
             if after.status is not session.status:
                 corrected += 1
                 break

@@ -12,7 +12,12 @@ import uuid
 from dataclasses import replace
 
 from domain.errors import DomainError, ErrorCode
-from domain.gateway import GatewayRefund, PaymentGatewayError, PaymentGatewayRejected
+from domain.gateway import (
+    GatewayPayment,
+    GatewayRefund,
+    PaymentGatewayError,
+    PaymentGatewayRejected,
+)
 from domain.identity import Principal, Role, authorize
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentEventKind
@@ -106,9 +111,7 @@ async def gateway_refund_update(
     deps: Deps, answer: GatewayRefund, *, source: str, known: Refund | None = None
 ) -> tuple[PaymentSession, Refund]:
     """A refund as Razorpay reports it (an API answer or a ``refund.*`` webhook)."""
-    refund = known or await deps.payments.refund_by_gateway_id(answer.id)
-    if refund is None:
-        refund = await _adopt(deps, answer)
+    refund = known or await _match(deps, answer)
     status = {
         "processed": RefundStatus.PROCESSED,
         "failed": RefundStatus.FAILED,
@@ -117,11 +120,44 @@ async def gateway_refund_update(
     return await settle_refund(deps, refund, status=status, source=source)
 
 
-async def _adopt(deps: Deps, answer: GatewayRefund) -> Refund:
-    """A refund made outside this API (e.g. the Razorpay dashboard): record it on its session."""
+async def _match(deps: Deps, answer: GatewayRefund) -> Refund:
+    """Our refund row for a refund Razorpay reports: by its Razorpay id; else by the row id we
+    sent in its notes (an answer lost to a timeout); else a PENDING row of the same amount that
+    never got an id; else (made in the Razorpay dashboard) a new row, adopted."""
+    found = await deps.payments.refund_by_gateway_id(answer.id)
+    if found is not None:
+        return found
     session = await deps.payments.get_by_payment(answer.payment_id)
     if session is None:
         raise not_found()
+    refunds = await deps.payments.refunds(session.id)
+    ours = answer.notes.get("refund_id")
+    unnamed = [r for r in refunds if r.razorpay_refund_id is None]
+    by_note = next((r for r in unnamed if r.id == ours), None)
+    by_amount = next(
+        (r for r in unnamed if r.status is RefundStatus.PENDING and r.amount == answer.amount),
+        None,
+    )
+    return by_note or by_amount or await _adopt(deps, session, answer)
+
+
+async def sync_refunds(
+    deps: Deps, session_id: str, payment: GatewayPayment, *, source: str
+) -> None:
+    """Bring in refunds Razorpay reports for a payment that this API has not recorded yet."""
+    if payment.amount_refunded <= 0:
+        return
+    try:
+        answers = await deps.gateway.payment_refunds(payment.id)
+    except PaymentGatewayError as exc:
+        logger.warning("refunds of %s unreadable (%s): %s", payment.id, session_id, exc)
+        return
+    for answer in answers:
+        await gateway_refund_update(deps, answer, source=source)
+
+
+async def _adopt(deps: Deps, session: PaymentSession, answer: GatewayRefund) -> Refund:
+    """A refund made outside this API (e.g. the Razorpay dashboard): record it on its session."""
     refund = Refund(
         id=str(uuid.uuid4()),
         session_id=session.id,

@@ -20,7 +20,7 @@ from domain.signatures import webhook_signature_valid
 from domain.webhooks import PAYMENT_EVENTS, REFUND_EVENTS, MalformedEvent, WebhookEvent, parse_event
 from resolvers.deps import Deps
 from resolvers.payment_events import record, settle_gateway_payment
-from resolvers.refunds import gateway_refund_update
+from resolvers.refunds import gateway_refund_update, sync_refunds
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ async def _handle(deps: Deps, event: WebhookEvent) -> str:
             f"{payment.id}: {payment.status} {payment.amount} {payment.currency}",
         )
         await settle_gateway_payment(deps, session, payment, source="webhook", strict=False)
+        await sync_refunds(deps, session.id, payment, source="webhook")
         return "applied"
     if event.name in REFUND_EVENTS and event.refund is not None:
         try:

@@ -60,6 +60,13 @@ def _payment(data: Mapping[str, Any]) -> GatewayPayment:
     )
 
 
+def _notes(data: Mapping[str, Any]) -> dict[str, str]:
+    notes = data.get("notes")
+    if not isinstance(notes, Mapping):  # Razorpay answers [] for no notes
+        return {}
+    return {str(k): str(v) for k, v in notes.items()}
+
+
 def _refund(data: Mapping[str, Any]) -> GatewayRefund:
     return GatewayRefund(
         id=str(data["id"]),
@@ -67,6 +74,7 @@ def _refund(data: Mapping[str, Any]) -> GatewayRefund:
         amount=int(data["amount"]),
         currency=str(data["currency"]),
         status=str(data["status"]),
+        notes=_notes(data),
     )
 
 
@@ -144,6 +152,18 @@ class RazorpayGateway:
 
     async def fetch_refund(self, refund_id: str) -> GatewayRefund:
         return _refund(await self._call("refund fetch", self._client.refund.fetch, refund_id))
+
+    async def payment_refunds(self, payment_id: str) -> list[GatewayRefund]:
+        found = await self._call(
+            "payment refunds", self._client.payment.fetch_multiple_refund, payment_id
+        )
+        return [_refund(item) for item in found.get("items", [])]
+
+    async def orders_by_receipt(self, receipt: str) -> list[GatewayOrder]:
+        found = await self._call(
+            "orders by receipt", self._client.order.all, {"receipt": receipt, "count": 10}
+        )
+        return [_order(item) for item in found.get("items", [])]
 
     def close(self) -> None:
         self._client.session.close()

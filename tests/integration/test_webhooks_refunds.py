@@ -245,3 +245,107 @@ async def test_pending_refund_settles_by_webhook(
     assert found["status"] == "REFUNDED"
     assert found["refundedAmount"] == {"amount": payment["amount"]}
     assert [r["status"] for r in found["refunds"]] == ["PROCESSED"]
+
+
+async def test_refund_made_at_razorpay_is_adopted_not_mistaken_for_a_plain_capture(
+    gql: GraphQLClient,
+    new_customer: Callable[..., Headers],
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+    container: Container,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    # the merchant refunds in the Razorpay dashboard before this API heard of the payment
+    await container.deps.gateway.refund_payment(
+        payment["id"], amount=payment["amount"], idempotency_key="dashboard-refund-1", notes={}
+    )
+    from tests.support.shop import verify
+
+    paid = {
+        "razorpay_order_id": session["razorpayOrderId"],
+        "razorpay_payment_id": payment["id"],
+        "razorpay_signature": __import__("domain.signatures", fromlist=["x"]).checkout_signature(
+            key_secret=container.settings.razorpay_key_secret.get_secret_value(),
+            order_id=session["razorpayOrderId"],
+            payment_id=payment["id"],
+        ),
+    }
+    verified = (await verify(gql, customer, session["id"], paid))["paymentSession"]
+    assert verified["status"] == "REFUNDED"
+    assert verified["refundedAmount"] == {"amount": payment["amount"]}
+    assert [r["status"] for r in verified["refunds"]] == ["PROCESSED"]
+
+
+async def test_refund_answer_lost_to_a_timeout_is_matched_and_the_retry_is_clean(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    admin: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(
+        gql, customer, sandbox, razorpay_sandbox, items={"HOM-BED-001": 1}
+    )
+    captured = event_body("payment.captured", payment=payment)
+    await deliver(client, captured, signed_headers(captured))
+    total = payment["amount"]
+    # Razorpay makes the refund, but its answer never arrives
+    sandbox.set_faults(
+        {
+            "type": "timeout",
+            "delay": 5,
+            "process": True,
+            "method": "POST",
+            "path": "/v1/payments/*/refund",
+        }
+    )
+    lost = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={
+                "paymentSessionId": session["id"],
+                "amount": 10_000,
+                "idempotencyKey": "refund-lost-0001",
+            },
+        )
+    )["refundCreate"]
+    assert lost["errors"][0]["code"] == "GATEWAY_UNAVAILABLE"
+    sandbox.set_faults()
+    [made] = (await sandbox_entity(razorpay_sandbox.base_url, f"payments/{payment['id']}/refunds"))[
+        "items"
+    ]
+    body = event_body("refund.processed", refund=made, payment=payment)
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200
+    retried = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={
+                "paymentSessionId": session["id"],
+                "amount": 10_000,
+                "idempotencyKey": "refund-lost-0001",
+            },
+        )
+    )["refundCreate"]
+    assert retried["errors"] == []
+    assert retried["refund"]["razorpayRefundId"] == made["id"]
+    rest = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-lost-rest"},
+        )
+    )["refundCreate"]
+    assert rest["errors"] == [] and rest["refund"]["amount"] == {"amount": total - 10_000}
+    final = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert final["status"] == "REFUNDED"
+    assert sorted(r["amount"]["amount"] for r in final["refunds"]) == sorted(
+        [10_000, total - 10_000]
+    )
