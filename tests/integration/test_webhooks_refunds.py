@@ -15,11 +15,12 @@ from pydantic import SecretStr
 from app.container import Container
 from app.main import create_app
 from app.settings import Settings
+from domain.signatures import checkout_signature
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.payments import expire_due
-from tests.conftest import GraphQLClient
-from tests.support.shop import GET, create_session, data, fill_cart
+from tests.conftest import RAZORPAY_KEY_SECRET, GraphQLClient
+from tests.support.shop import GET, create_session, data, fill_cart, verify
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]
@@ -184,8 +185,6 @@ async def test_partial_then_full_refund_and_every_limit(
     assert customer_try["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
 
     paid = sandbox.pay(session["razorpayOrderId"], outcome="success")
-    from tests.support.shop import verify
-
     assert (await verify(gql, customer, session["id"], paid))["paymentSession"]["status"] == "PAID"
     part = await refund(amount=100_000, idempotencyKey="refund-part-0001", reason="damaged")
     assert part["errors"] == []
@@ -260,13 +259,11 @@ async def test_refund_made_at_razorpay_is_adopted_not_mistaken_for_a_plain_captu
     await container.deps.gateway.refund_payment(
         payment["id"], amount=payment["amount"], idempotency_key="dashboard-refund-1", notes={}
     )
-    from tests.support.shop import verify
-
     paid = {
         "razorpay_order_id": session["razorpayOrderId"],
         "razorpay_payment_id": payment["id"],
-        "razorpay_signature": __import__("domain.signatures", fromlist=["x"]).checkout_signature(
-            key_secret=container.settings.razorpay_key_secret.get_secret_value(),
+        "razorpay_signature": checkout_signature(
+            key_secret=RAZORPAY_KEY_SECRET,
             order_id=session["razorpayOrderId"],
             payment_id=payment["id"],
         ),
