@@ -74,8 +74,10 @@ async def create_session(
             )
     if replayed is not None:
         return await _await_order(deps, replayed)
+    created = await _create_order(deps, session)
     await record(deps, session.id, "session.created", "customer", f"amount {session.amount}")
-    return await _create_order(deps, session)
+    await record(deps, session.id, "order.created", "system", created.razorpay_order_id)
+    return created
 
 
 async def _reserve_and_store(
@@ -189,10 +191,46 @@ async def _create_order(deps: Deps, session: PaymentSession) -> PaymentSession:
         raise DomainError(
             "the payment gateway answered another amount", code=ErrorCode.AMOUNT_MISMATCH
         )
-    now = deps.clock.now()
-    await deps.payments.attach_order(session.id, order_id=order.id, now=now)
-    await record(deps, session.id, "order.created", "system", order.id)
-    return replace(session, razorpay_order_id=order.id)
+    return await _attach(deps, session, order.id)
+
+
+async def _attach(deps: Deps, session: PaymentSession, order_id: str) -> PaymentSession:
+    """Store the order on the session, unless the session was closed meanwhile (cancelled
+    while the order was being made): then the order is left unpaid and the caller is told."""
+    if not await deps.payments.attach_order(session.id, order_id=order_id, now=deps.clock.now()):
+        current = await deps.payments.get(session.id)
+        if current is not None and current.razorpay_order_id == order_id:
+            return current
+        raise DomainError(
+            "the payment session was closed while it was being set up",
+            code=ErrorCode.PAYMENT_SESSION_CLOSED,
+        )
+    return replace(session, razorpay_order_id=order_id)
+
+
+async def recover_order(deps: Deps, session: PaymentSession) -> PaymentSession:
+    """A session stored without its order (the process died in between): find the order
+    Razorpay made for it (receipt = session id) or give the session up, freeing its key and
+    reservations, so a retry starts afresh. Used by replays that waited too long and by the
+    reconciliation job."""
+    try:
+        orders = await deps.gateway.orders_by_receipt(session.id)
+    except PaymentGatewayError as exc:
+        raise gateway_unavailable() from exc
+    usable = [o for o in orders if o.amount == session.amount and o.currency == session.currency]
+    if usable:
+        attached = await _attach(deps, session, usable[0].id)
+        await record(deps, session.id, "order.recovered", "system", usable[0].id)
+        return attached
+    await apply_event(
+        deps,
+        session.id,
+        PaymentEventKind.FAIL,
+        source="system",
+        failure_reason="no order was made for this session",
+        free_idempotency_key=True,
+    )
+    raise gateway_unavailable("setting up the payment failed; try again")
 
 
 async def _await_order(deps: Deps, session: PaymentSession) -> PaymentSession:
@@ -201,7 +239,7 @@ async def _await_order(deps: Deps, session: PaymentSession) -> PaymentSession:
     current: PaymentSession | None = session
     while current is not None and current.awaiting_order:
         if asyncio.get_running_loop().time() > deadline:
-            raise gateway_unavailable("the payment is still being set up; try again shortly")
+            return await recover_order(deps, current)
         await asyncio.sleep(ORDER_WAIT_POLL_SECONDS)
         current = await deps.payments.get(session.id)
     if current is None or (current.razorpay_order_id is None):

@@ -8,6 +8,7 @@ backwards. The timeline (DynamoDB) gets an entry for each change and each notabl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -36,6 +37,8 @@ from domain.refunds import processed_total
 from resolvers.deps import Deps
 
 logger = logging.getLogger(__name__)
+
+TIMELINE_BUDGET_SECONDS = 2.0
 
 
 def event_of(payment: GatewayPayment) -> PaymentEventKind | None:
@@ -72,13 +75,21 @@ def not_found() -> DomainError:
 async def record(
     deps: Deps, session_id: str, type_: str, source: str, detail: str | None = None
 ) -> None:
-    """Append to the timeline; a timeline outage is logged, never fails the money path."""
+    """Append to the timeline; a timeline outage is logged, never fails nor stalls the money
+    path (bounded to a couple of seconds)."""
     try:
-        await deps.timeline.append(
-            session_id=session_id, at=deps.clock.now(), type=type_, source=source, detail=detail
-        )
+        async with asyncio.timeout(TIMELINE_BUDGET_SECONDS):
+            await deps.timeline.append(
+                session_id=session_id,
+                at=deps.clock.now(),
+                type=type_,
+                source=source,
+                detail=detail,
+            )
     except PaymentPortError as exc:
         logger.error("timeline append failed for %s (%s): %s", session_id, type_, exc.message)
+    except TimeoutError:
+        logger.error("timeline append timed out for %s (%s)", session_id, type_)
 
 
 async def apply_event(

@@ -3,11 +3,14 @@ lost webhook or a closed browser still ends in the right state."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
+from domain.errors import DomainError
 from domain.gateway import PaymentGatewayError
 from domain.payments import PaymentStatus
+from resolvers.checkout import recover_order
 from resolvers.deps import Deps
 from resolvers.payment_events import settle_gateway_payment
 from resolvers.refunds import sync_refunds
@@ -30,7 +33,13 @@ async def reconcile(
     corrected = 0
     for session_id in await deps.payments.due(statuses=STUCK, before=before, limit=limit):
         session = await deps.payments.get(session_id)
-        if session is None or session.razorpay_order_id is None:
+        if session is None:
+            continue
+        if session.razorpay_order_id is None:  # stored, but its order never attached
+            if session.awaiting_order:
+                with contextlib.suppress(DomainError):
+                    await recover_order(deps, session)
+                corrected += 1
             continue
         try:
             payments = await deps.gateway.order_payments(session.razorpay_order_id)

@@ -86,6 +86,7 @@ class SqlPaymentSessions:
                     update(PaymentSessionRow)
                     .where(col(PaymentSessionRow.id) == uuid.UUID(session_id))
                     .where(col(PaymentSessionRow.razorpay_order_id).is_(None))
+                    .where(col(PaymentSessionRow.status) == PaymentStatus.CREATED.value)
                     .values(razorpay_order_id=order_id, updated_at=now)
                     .returning(col(PaymentSessionRow.id))
                     .execution_options(synchronize_session=False)
