@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from app.container import Container, get_container
 from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
-from app.middleware import RequestIdMiddleware
+from app.middleware import BodySizeLimit, RequestIdMiddleware
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.webhooks import MAX_BODY_BYTES
 from resolvers import outbox, payments, webhooks
@@ -32,6 +32,7 @@ from schema.build import build_schema
 from schema.http import GraphQLApp, Identity
 
 GRAPHIQL_STATIC_URL = "/static/graphiql"
+MAX_GRAPHQL_BODY_BYTES = 100 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ def create_app(container: Container | None = None) -> Starlette:
         )
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(
+            BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}
+        ),
         # Lazy: the verifier (and its JWKS client) is built on the first request that needs it.
         Middleware(AuthenticationMiddleware, backend=LazyBackend(lambda: container.verifier)),
     ]

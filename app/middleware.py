@@ -54,3 +54,66 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_header)
         finally:
             request_id_var.reset(token)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse request bodies over a limit with 413, by ``Content-Length`` or while streaming,
+    before any handler buffers them."""
+
+    def __init__(
+        self, app: ASGIApp, *, default: int, per_path: dict[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.per_path = per_path or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.per_path.get(scope.get("path", ""), self.default)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _too_large(send)
+                return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"errors":[{"message":"request body too large","extensions":{"code":"BAD_REQUEST"}}]}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -24,6 +24,7 @@ One instance per process; the composition root creates it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -35,6 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 MAX_KEYS: Final = 64
 """A user pool publishes two keys; a set much bigger than this is not a Cognito JWKS."""
+
+
+logger = logging.getLogger(__name__)
 
 
 class JwksError(Exception):
@@ -77,6 +81,9 @@ class JwksClient:
         self._last_attempt: float | None = None
         self._last_error: JwksUnavailable | None = None
         self._fetch_count = 0
+        # the last keys fetched, kept past the TTL: served only while refreshes fail, so one
+        # failed refresh at the hourly expiry does not sign everybody out
+        self._last_good: dict[str, RSAPublicKey] = {}
 
     @property
     def url(self) -> str:
@@ -98,12 +105,24 @@ class JwksClient:
             if key is not None:
                 return key
             if self._may_fetch():
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except JwksUnavailable:
+                    stale = self._last_good.get(kid)
+                    if stale is None:
+                        raise
+                    logger.warning("JWKS refresh failed; using the last good keys meanwhile")
+                    return stale
                 key = self._keys.get(kid)
                 if key is not None:
                     return key
-            elif self._last_error is not None and not self._keys:
-                raise JwksUnavailable("JWKS unavailable (waiting before the next attempt)")
+            elif self._last_error is not None:
+                # the JWKS endpoint is failing: keep signing in with the keys we last saw
+                stale = self._last_good.get(kid)
+                if stale is not None:
+                    return stale
+                if not self._keys:
+                    raise JwksUnavailable("JWKS unavailable (waiting before the next attempt)")
         raise UnknownSigningKey("no JWKS key for this kid")
 
     async def aclose(self) -> None:
@@ -135,6 +154,7 @@ class JwksClient:
         self._keys.clear()
         for kid, key in keys.items():
             self._keys[kid] = key
+        self._last_good = dict(keys)
 
     async def _fetch(self) -> Any:
         if self._http_client is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from domain.errors import InvalidInput
 from domain.money import BASIS_POINTS
+from domain.text import check_text
 
 GST_RATES_BP = frozenset({0, 500, 1200, 1800, 2800})  # 0, 5, 12, 18 and 28 %
 
@@ -54,7 +55,7 @@ MAX_IMAGE_URL_LENGTH = 2048
 
 
 def _required_text(value: str, *, field: str, maximum: int) -> str:
-    value = value.strip()
+    value = check_text(value, field=[field]).strip()
     if not value:
         raise InvalidInput(f"{field} must not be blank", field=[field])
     if len(value) > maximum:
@@ -82,7 +83,7 @@ def validated_product(
         raise InvalidInput("price must not be negative", field=["price"])
     if stock < 0:
         raise InvalidInput("stock must not be negative", field=["stock"])
-    url = (image_url or "").strip() or None
+    url = check_text(image_url or "", field=["imageUrl"]).strip() or None
     if url is not None and (
         not url.startswith(("https://", "http://")) or len(url) > MAX_IMAGE_URL_LENGTH
     ):
@@ -91,7 +92,7 @@ def validated_product(
         id=id,
         sku=_required_text(sku, field="sku", maximum=MAX_SKU_LENGTH),
         title=_required_text(title, field="title", maximum=MAX_TITLE_LENGTH),
-        description=(description or "").strip(),
+        description=check_text(description or "", field=["description"], multiline=True).strip(),
         category=_required_text(category, field="category", maximum=MAX_CATEGORY_LENGTH),
         price=price,
         gst_rate_bp=validate_gst_rate(gst_rate_bp),

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from domain.errors import InvalidInput
 from domain.money import BASIS_POINTS
+from domain.text import check_text
 
 
 class OfferKind(StrEnum):
@@ -102,11 +103,14 @@ class Offer:
             offer_kind = OfferKind(kind)
         except ValueError:
             raise InvalidInput(f"unknown offer kind {kind!r}", field=["kind"]) from None
+        check_text(code, field=["code"])
+        for category in categories or ():
+            check_text(category, field=["categories"])
         return cls(
             id=id,
             code=normalise_code(code),
             kind=offer_kind,
-            description=description or "",
+            description=check_text(description or "", field=["description"], multiline=True),
             percent_bp=percent_bp,
             flat=flat,
             max_discount=max_discount,

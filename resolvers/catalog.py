@@ -9,6 +9,7 @@ from domain.catalog import Product, parse_id, validate_page_size
 from domain.errors import InvalidInput
 from domain.offers import Offer
 from domain.ports import ProductQuery
+from domain.text import check_text
 from resolvers.deps import Deps
 from resolvers.pagination import decode_cursor, encode_cursor
 
@@ -37,7 +38,9 @@ async def list_products(
     category: str | None = None,
 ) -> ProductPage:
     first = validate_page_size(first=first, maximum=deps.max_page_size)
-    search = search.strip() if search else None
+    search = check_text(search, field=["search"]).strip() if search else None
+    if category is not None:
+        check_text(category, field=["category"])
     if search and len(search) > MAX_SEARCH_LENGTH:
         raise InvalidInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field=["search"])
     after_sku = decode_cursor(after) if after else None

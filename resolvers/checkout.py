@@ -54,6 +54,7 @@ async def create_session(
     principal: Principal,
     idempotency_key: str,
     expected_cart_version: int | None = None,
+    expected_amount: int | None = None,
 ) -> PaymentSession:
     key = validate_idempotency_key(idempotency_key)
     async with deps.payments.checkout(customer_id=principal.subject, idempotency_key=key) as tx:
@@ -69,6 +70,7 @@ async def create_session(
                 principal=principal,
                 key=key,
                 expected=expected_cart_version,
+                expected_amount=expected_amount,
                 cart=cart,
                 products=products,
             )
@@ -87,6 +89,7 @@ async def _reserve_and_store(
     principal: Principal,
     key: str,
     expected: int | None,
+    expected_amount: int | None,
     cart: Cart,
     products: dict[str, Product],
 ) -> PaymentSession:
@@ -114,6 +117,12 @@ async def _reserve_and_store(
             field=["cart", "coupon"],
         )
     check_payable_total(view.priced.total)
+    if expected_amount is not None and expected_amount != view.priced.total:
+        raise DomainError(
+            f"the total is now {view.priced.total} paise, not {expected_amount}: review the cart",
+            code=ErrorCode.AMOUNT_MISMATCH,
+            field=["input", "expectedAmount"],
+        )
     if view.priced.total > MAX_CART_TOTAL:
         raise DomainError("the cart total is above the limit", code=ErrorCode.CART_TOTAL_LIMIT)
     lines = tuple(

@@ -20,6 +20,6 @@ def decode_cursor(cursor: str, *, field: str = "after") -> str:
         raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidInput("malformed cursor", field=[field]) from exc
-    if not raw.startswith(_PREFIX):
+    if not raw.startswith(_PREFIX) or not raw.isprintable():
         raise InvalidInput("malformed cursor", field=[field])
     return raw[len(_PREFIX) :]

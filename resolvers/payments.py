@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,8 @@ from resolvers.refunds import sync_refunds
 logger = logging.getLogger(__name__)
 
 EXPIRABLE = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED)
+_ERROR_CODE = re.compile(r"[^A-Z_]")
+_PAYMENT_ID = re.compile(r"^pay_[A-Za-z0-9]{6,40}$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +111,7 @@ async def list_sessions(
         raw = decode_cursor(after)
         at, _, last_id = raw.partition("|")
         try:
-            before = (datetime.fromisoformat(at), last_id)
+            before = (datetime.fromisoformat(at), str(uuid.UUID(last_id)))
         except ValueError as exc:
             raise DomainError("malformed cursor", field=["after"]) from exc
     rows = await deps.payments.page(
@@ -242,20 +246,20 @@ async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
     session = await deps.payments.get_by_order(metadata.get("order_id", ""))
     if session is None:
         return Redirect(_with(failure, reason="unknown_order"))
-    await record(
-        deps,
-        session.id,
-        "callback.payment_failed",
-        "callback",
-        f"{form.get('error[code]', '')}: {form.get('error[description]', '')}"[:500],
-    )
-    payment_id = metadata.get("payment_id")
-    if payment_id:
+    # anyone can post this form: store no free text, and act only on what Razorpay confirms
+    code = _ERROR_CODE.sub("", form.get("error[code]", ""))[:64]
+    await record(deps, session.id, "callback.payment_failed", "callback", code or None)
+    payment_id = metadata.get("payment_id", "")
+    if _PAYMENT_ID.match(payment_id):
         try:
             payment = await fetch_payment(deps, payment_id)
-            await settle_gateway_payment(deps, session, payment, source="callback", strict=False)
         except DomainError as error:
             logger.info("callback failure for %s not confirmed: %s", session.id, error.message)
+        else:
+            if payment.order_id == session.razorpay_order_id:
+                await settle_gateway_payment(
+                    deps, session, payment, source="callback", strict=False
+                )
     return Redirect(_with(failure, payment_session_id=session.id, reason="payment_failed"))
 
 

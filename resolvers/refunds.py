@@ -22,6 +22,7 @@ from domain.identity import Principal, Role, authorize
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentEventKind
 from domain.refunds import Refund, RefundStatus, plan_refund, validate_refund_key
+from domain.text import check_text
 from resolvers.deps import Deps
 from resolvers.payment_events import apply_event, not_found, record
 
@@ -39,8 +40,10 @@ async def create_refund(
 ) -> tuple[PaymentSession, Refund]:
     authorize(principal, role=Role.ADMIN)
     key = validate_refund_key(idempotency_key)
-    if reason is not None and len(reason) > 500:
-        raise DomainError("reason is limited to 500 characters", field=["input", "reason"])
+    if reason is not None:
+        check_text(reason, field=["input", "reason"], multiline=True)
+        if len(reason) > 500:
+            raise DomainError("reason is limited to 500 characters", field=["input", "reason"])
     now = deps.clock.now()
     async with deps.payments.lock(session_id) as tx:
         if tx is None:
@@ -225,7 +228,3 @@ async def _current(deps: Deps, session_id: str) -> PaymentSession:
     if session is None:
         raise not_found()
     return session
-
-
-async def refunds_of(deps: Deps, session_id: str) -> list[Refund]:
-    return await deps.payments.refunds(session_id)

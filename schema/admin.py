@@ -27,7 +27,7 @@ class ProductInput:
     gst_rate_bp: int
     stock: int
     image_url: str | None = None
-    active: bool = True
+    active: bool | None = True
 
 
 @strawberry.input(description="Without id: create. Amounts in paise, percentages in basis points.")
@@ -46,7 +46,7 @@ class OfferInput:
     categories: list[str] | None = None
     usage_limit: int | None = None
     per_customer_limit: int | None = None
-    active: bool = True
+    active: bool | None = True
 
 
 @strawberry.type
@@ -79,7 +79,7 @@ class AdminCatalogMutation:
                 gst_rate_bp=input.gst_rate_bp,
                 stock=input.stock,
                 image_url=input.image_url,
-                active=input.active,
+                active=input.active is not False,
             )
         except DomainError as error:
             return ProductPayload(product=None, errors=user_errors(error))
@@ -104,7 +104,7 @@ class AdminCatalogMutation:
                 categories=input.categories,
                 usage_limit=input.usage_limit,
                 per_customer_limit=input.per_customer_limit,
-                active=input.active,
+                active=input.active is not False,
             )
         except DomainError as error:
             return OfferPayload(offer=None, errors=user_errors(error))

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
@@ -31,8 +31,19 @@ class StorefrontSchema(strawberry.Schema):
         """Logging happens in :class:`ErrorShaping`, once, with the request id."""
 
 
+# Breadth, not only depth: a request may not fan out into thousands of resolvers. GraphiQL's
+# introspection query is ~200 tokens and uses no aliases.
+MAX_ALIASES = 30
+MAX_TOKENS = 2_000
+
+
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
-    extensions: list[Any] = [lambda: QueryDepthLimiter(max_depth=max_depth), ErrorShaping]
+    extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        ErrorShaping,
+    ]
     return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 

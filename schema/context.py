@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,9 @@ from domain.catalog import Product
 from domain.errors import Unauthenticated
 from domain.identity import Principal
 from domain.offers import Offer
-from resolvers import catalog
+from domain.payment_ports import TimelineEntry
+from domain.refunds import Refund
+from resolvers import catalog, payments
 from resolvers.deps import Deps
 
 
@@ -23,6 +26,8 @@ class Loaders:
 
     product_by_id: DataLoader[str, Product | None]
     offers_by_product: DataLoader[Product, list[Offer]]
+    refunds_by_session: DataLoader[str, list[Refund]]
+    timeline_by_session: DataLoader[str, list[TimelineEntry]]
 
 
 def build_loaders(deps: Deps) -> Loaders:
@@ -35,9 +40,17 @@ def build_loaders(deps: Deps) -> Loaders:
     def product_key(product: Product) -> Any:
         return product.id
 
+    async def load_refunds(session_ids: list[str]) -> list[list[Refund]]:
+        return await deps.payments.refunds_many(session_ids)
+
+    async def load_timelines(session_ids: list[str]) -> list[list[TimelineEntry]]:
+        return list(await asyncio.gather(*(payments.timeline(deps, i) for i in session_ids)))
+
     return Loaders(
         product_by_id=DataLoader(load_fn=load_products),
         offers_by_product=DataLoader(load_fn=load_offers, cache_key_fn=product_key),
+        refunds_by_session=DataLoader(load_fn=load_refunds),
+        timeline_by_session=DataLoader(load_fn=load_timelines),
     )
 
 

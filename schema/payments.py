@@ -13,7 +13,6 @@ from domain.payment_session import PaymentSession as SessionEntity
 from domain.payments import PaymentStatus as StatusEntity
 from domain.refunds import Refund as RefundEntity
 from resolvers import checkout, payments
-from resolvers import refunds as refund_use_cases
 from schema.carts import CartCost
 from schema.context import Context
 from schema.permissions import auth_field, auth_mutation, caller
@@ -164,12 +163,12 @@ class PaymentSession:
 
     @strawberry.field(description="Refunds asked for, in the order they were made.")
     async def refunds(self, info: Info[Context, None]) -> list[Refund]:
-        found = await refund_use_cases.refunds_of(info.context.deps, self.entity.id)
+        found = await info.context.loaders.refunds_by_session.load(self.entity.id)
         return [Refund.of(r) for r in found]
 
     @strawberry.field(description="Every state change, callback, verification and webhook.")
     async def timeline(self, info: Info[Context, None]) -> list[PaymentEvent]:
-        entries = await payments.timeline(info.context.deps, self.entity.id)
+        entries = await info.context.loaders.timeline_by_session.load(self.entity.id)
         return [
             PaymentEvent(at=e.at, type=e.type, source=e.source, detail=e.detail) for e in entries
         ]
@@ -197,6 +196,9 @@ class PaymentSessionPayload:
 class PaymentSessionCreateInput:
     idempotency_key: str
     expected_cart_version: int | None = None
+    expected_amount: int | None = strawberry.field(
+        default=None, description="The total (paise) the customer was shown; refused if it moved."
+    )
 
 
 @strawberry.input
@@ -268,6 +270,7 @@ class PaymentMutation:
                 principal=caller(info),
                 idempotency_key=input.idempotency_key,
                 expected_cart_version=input.expected_cart_version,
+                expected_amount=input.expected_amount,
             )
         except DomainError as error:
             return _failed(error)

@@ -188,6 +188,12 @@ def new_customer(aws_endpoint_url: str, cognito: CognitoStack) -> Callable[..., 
     return make
 
 
+@pytest.fixture
+def customer_headers(new_customer: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """A fresh signed-in customer's headers."""
+    return new_customer()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 

@@ -161,6 +161,16 @@ class SqlPaymentSessions:
         async with self._sessions() as session:
             return await refund_rows.refunds_of(session, key)
 
+    async def refunds_many(self, session_ids: Sequence[str]) -> list[list[Refund]]:
+        """Refunds of each session, in key order (one query for all)."""
+        keys = [k for k in (parse_uuid(i) for i in session_ids) if k is not None]
+        found: dict[str, list[Refund]] = {str(k): [] for k in keys}
+        if keys:
+            async with self._sessions() as session:
+                for refund in await refund_rows.refunds_of_many(session, keys):
+                    found[refund.session_id].append(refund)
+        return [found.get(str(parse_uuid(i)), []) for i in session_ids]
+
     async def refund_by_gateway_id(self, gateway_id: str) -> Refund | None:
         async with self._sessions() as session:
             return await refund_rows.refund_by_gateway_id(session, gateway_id)

@@ -87,3 +87,14 @@ async def update_refund(session: AsyncSession, refund: Refund, *, now: datetime)
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def refunds_of_many(session: AsyncSession, session_ids: list[uuid.UUID]) -> list[Refund]:
+    rows = (
+        await session.scalars(
+            select(RefundRow)
+            .where(col(RefundRow.session_id).in_(session_ids))
+            .order_by(col(RefundRow.created_at), col(RefundRow.id))
+        )
+    ).all()
+    return [refund_from_row(row) for row in rows]

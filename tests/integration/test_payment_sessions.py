@@ -5,6 +5,7 @@ manual capture, the checkout callback, cancel and expiry."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -248,7 +249,7 @@ async def test_checkout_callback_redirects_and_settles(
         "error[code]": error["code"],
         "error[description]": error["description"],
         "error[reason]": error.get("reason", ""),
-        "error[metadata]": __import__("json").dumps(error["metadata"]),
+        "error[metadata]": json.dumps(error["metadata"]),
     }
     answer = await client.post("/payments/razorpay/callback", data=failure_form)
     assert answer.status_code == 303

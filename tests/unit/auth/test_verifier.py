@@ -307,6 +307,18 @@ async def test_keys_are_refetched_after_the_ttl(env: Env) -> None:
         assert env.fetches == (expected, expected)
 
 
+async def test_last_good_keys_carry_over_a_failed_refresh(env: Env) -> None:
+    token = sign(claims(), key=env.keys.a)
+    await env.verifier.verify(token)
+    env.clock.now += TTL + 1  # the cached keys expire just as the endpoint breaks
+    env.server.status = 500
+    assert (await env.verifier.verify(token)).subject  # served from the last good keys
+    assert (await env.verifier.verify(token)).subject  # and within the floor, no new request
+    assert env.fetches == (2, 2)
+    unknown = sign(claims(), key=env.keys.b, kid="kid-never-seen")
+    await refused(env.verifier, unknown)
+
+
 JWKS_FAILURES: dict[str, tuple[int, bytes | None, float]] = {
     "JWKS request failed: HTTP 500": (500, None, 0.0),
     "JWKS response is not JSON": (200, b"<html>", 0.0),
