@@ -12,19 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from datasources.postgres.sql import insert_on_conflict, is_unique_violation
+from datasources.postgres.sql import as_utc, insert_on_conflict, is_unique_violation
 from datasources.postgres.tables import OfferRow, ProductRow
 from domain.catalog import Product
 from domain.errors import InvalidInput
 from domain.offers import Offer, OfferKind, normalise_code
 from domain.ports import ProductQuery
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def product_from_row(row: ProductRow) -> Product:
@@ -52,8 +45,8 @@ def offer_from_row(row: OfferRow) -> Offer:
         flat=row.flat_paise,
         max_discount=row.max_discount_paise,
         min_subtotal=row.min_subtotal_paise,
-        starts_at=_aware(row.starts_at),
-        ends_at=_aware(row.ends_at),
+        starts_at=as_utc(row.starts_at),
+        ends_at=as_utc(row.ends_at),
         product_ids=tuple(row.product_ids),
         categories=tuple(row.categories),
         usage_limit=row.usage_limit,

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from datasources.postgres.payment_tables import RefundRow
+from datasources.postgres.sql import as_utc
 from domain.refunds import Refund, RefundStatus
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def refund_from_row(row: RefundRow) -> Refund:
-    created = _aware(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None
     return Refund(
         id=str(row.id),
@@ -32,7 +27,7 @@ def refund_from_row(row: RefundRow) -> Refund:
         reason=row.reason,
         razorpay_refund_id=row.razorpay_refund_id,
         created_at=created,
-        processed_at=_aware(row.processed_at),
+        processed_at=as_utc(row.processed_at),
     )
 
 

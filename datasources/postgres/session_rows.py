@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from datasources.postgres.payment_tables import PaymentSessionLineRow, PaymentSessionRow
+from datasources.postgres.sql import as_utc
 from domain.payment_session import PaymentSession, SessionLine
 from domain.payments import PaymentStatus
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def session_from_rows(
     row: PaymentSessionRow, lines: Sequence[PaymentSessionLineRow]
 ) -> PaymentSession:
-    created, expires = _aware(row.created_at), _aware(row.expires_at)
+    created, expires = as_utc(row.created_at), as_utc(row.expires_at)
     assert created is not None and expires is not None
     return PaymentSession(
         id=str(row.id),
@@ -61,7 +55,7 @@ def session_from_rows(
         cart_version=row.cart_version,
         created_at=created,
         expires_at=expires,
-        paid_at=_aware(row.paid_at),
+        paid_at=as_utc(row.paid_at),
         captured_amount=row.captured_paise,
         refunded_amount=row.refunded_paise,
         needs_review=row.needs_review,

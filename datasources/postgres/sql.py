@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,3 +24,10 @@ def is_unique_violation(exc: Exception, *, column: str) -> bool:
     """Whether an IntegrityError is a unique violation on ``column`` (PostgreSQL or SQLite)."""
     message = str(getattr(exc, "orig", exc)).lower()
     return ("unique" in message or "duplicate key" in message) and column in message
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import yaml
-
 from datasources.aws import AwsClients
 from datasources.dynamodb import TABLE_PROPERTIES, cloudformation_resource, ensure_table
-
-TEMPLATE = Path(__file__).resolve().parents[3] / "infra" / "aws" / "template.yaml"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt) as plain values."""
-
-
-def _tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
+from tests.support.cfn import load_template
 
 
 def test_the_sam_template_declares_the_same_keys_and_ttl() -> None:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 (safe loader)
+    template = load_template()
     [table] = [
         resource
         for resource in template["Resources"].values()
