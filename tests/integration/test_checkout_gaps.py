@@ -153,3 +153,35 @@ async def test_a_cancel_while_the_order_is_being_made_wins(
     after = await container.deps.payments.get(found[0].id)
     assert after is not None and after.status is PaymentStatus.CANCELLED
     assert after.razorpay_order_id is None
+
+
+@pytest.mark.parametrize("auto_capture", [True, False])
+async def test_reconciliation_settles_a_payment_whose_webhooks_were_lost(
+    auto_capture: bool,
+    gql: GraphQLClient,
+    new_customer: Callable[..., Headers],
+    container: Container,
+    sandbox: SandboxControl,
+) -> None:
+    """The customer paid and closed the browser; no verify, no webhook ever arrived."""
+    sandbox.configure(auto_capture=auto_capture)
+    headers = new_customer()
+    principal = await principal_of(gql, headers)
+    await fill_cart(gql, headers, {"APP-TEE-001": 1})
+    session = await checkout.create_session(
+        container.deps, principal=principal, idempotency_key=f"lost-webhook-{auto_capture}"
+    )
+    assert session.razorpay_order_id is not None
+    sandbox.pay(session.razorpay_order_id, outcome="success")  # webhooks go nowhere
+
+    class Later:
+        def now(self) -> Any:
+            return container.deps.clock.now() + timedelta(minutes=6)
+
+    assert await reconcile(replace(container.deps, clock=Later())) >= 1
+    settled = await container.deps.payments.get(session.id)
+    assert settled is not None and settled.status is PaymentStatus.PAID
+    assert settled.captured_amount == session.amount
+    await reconcile(replace(container.deps, clock=Later()))  # again: nothing changes
+    again = await container.deps.payments.get(session.id)
+    assert again is not None and again.status is PaymentStatus.PAID
