@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+from domain.catalog import validate_page_size
 from domain.errors import DomainError, ErrorCode
 from domain.identity import Principal
 from domain.payment_ports import TimelineEntry
@@ -103,8 +104,6 @@ async def list_sessions(
     status: PaymentStatus | None,
 ) -> SessionPage:
     """The caller's sessions, newest first (every customer's for an admin)."""
-    from domain.catalog import validate_page_size
-
     first = validate_page_size(first=first, maximum=deps.max_page_size)
     before = None
     if after:

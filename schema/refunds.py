@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from domain.errors import DomainError
 from domain.identity import Role
+from domain.payment_ports import SalesDay as SalesDayEntity
 from resolvers import refunds, sales
 from schema.context import Context
 from schema.payments import PaymentSession, Refund
@@ -47,10 +48,7 @@ class SalesDashboard:
     totals: SalesDay
 
 
-def _day(d: object) -> SalesDay:
-    from domain.payment_ports import SalesDay as Day
-
-    assert isinstance(d, Day)
+def _day(d: SalesDayEntity) -> SalesDay:
     return SalesDay(
         date=d.day,
         paid_count=d.paid_count,
