@@ -168,15 +168,14 @@ async def test_webhook_storm(
 
     customer_messages = await published(isolated.container, isolated.queues["customer_queue"])
     admin_messages = await published(isolated.container, isolated.queues["admin_queue"])
-    per_session = Counter(
-        (s["id"][:8], "paid" if "received" in body else "failed")
-        for _, s, _ in sessions
-        for body in customer_messages
-        if f"order {s['id'][:8]}" in body
-    )
-    assert len(customer_messages) == 50 and len(admin_messages) == 40
-    assert all(count == 1 for count in per_session.values())
-    assert len(per_session) == 50
+    # exactly once each (other tests' leftovers, if any, name other sessions)
+    for _, session, pays in sessions:
+        short = session["id"][:8]
+        mine = [body for body in customer_messages if f"order {short}" in body]
+        assert len(mine) == 1, (short, mine)
+        assert ("We received" in mine[0]) is pays
+        admins = [body for body in admin_messages if session["id"] in body]
+        assert len(admins) == (1 if pays else 0), (short, admins)
 
 
 async def test_sns_outage_loses_nothing(
@@ -221,23 +220,27 @@ async def test_sns_outage_loses_nothing(
         await settle_gateway_payment(down, stored, payment, source="webhook", strict=False)
         paid_ids.append(session["id"])
 
-    outage = await dispatch(down)
-    assert outage.sent == 3  # the sales counters (DynamoDB) were reachable
-    assert outage.failed == 6  # 3 customer + 3 admin notifications wait in the outbox
-    assert await deps.outbox.pending_count() == 6
-    again = await dispatch(down)  # not due yet: backoff
+    try:
+        outage = await dispatch(down)
+        again = await dispatch(down)  # not due yet: backoff
+    finally:
+        await dead.aclose()
+    # the sales counters (DynamoDB) were reachable; the 6 notifications (3 customer, 3 admin)
+    # of these sessions wait in the outbox (other tests' leftovers may be in the batch too)
+    assert outage.sent >= 3 and outage.failed >= 6
+    assert await deps.outbox.pending_count() >= 6
     assert (again.sent, again.failed) == (0, 0)
+    assert await published(isolated.container, isolated.queues["admin_queue"]) == []
 
     class AfterBackoff:
         def now(self) -> Any:
             return deps.clock.now() + timedelta(minutes=1)
 
-    back = await dispatch(replace(deps, clock=AfterBackoff()))
-    assert (back.sent, back.failed) == (6, 0)
-    assert await deps.outbox.pending_count() == 0
+    back = await dispatch_all(replace(deps, clock=AfterBackoff()))
+    assert back.failed == 0 and back.sent >= 6
     customer_messages = await published(isolated.container, isolated.queues["customer_queue"])
     admin_messages = await published(isolated.container, isolated.queues["admin_queue"])
-    assert len(customer_messages) == 3 and len(admin_messages) == 3
     for session_id in paid_ids:
+        short = session_id[:8]
+        assert sum(f"order {short}" in body for body in customer_messages) == 1
         assert sum(session_id in body for body in admin_messages) == 1
-    await dead.aclose()
