@@ -96,6 +96,11 @@ def _not_ended(offers: Sequence[Offer], now: datetime) -> list[Offer]:
 _MISS = object()
 
 
+# The generation token lapses after a day (a new one only makes entries refill), so databases
+# that are gone (test runs, old stacks) leave nothing behind in a shared Redis.
+GENERATION_TTL_SECONDS = 24 * 3600
+
+
 class RedisOfferCache:
     """An OfferRepository that reads through Redis to ``inner`` (see the module docstring)."""
 
@@ -150,7 +155,9 @@ class RedisOfferCache:
             raw = await self._redis.mget([self.generation_key, *keys])
             generation = raw[0]
             if generation is None:
-                await self._redis.set(self.generation_key, uuid.uuid4().hex, nx=True)
+                await self._redis.set(
+                    self.generation_key, uuid.uuid4().hex, nx=True, ex=GENERATION_TTL_SECONDS
+                )
                 generation = await self._redis.get(self.generation_key)
         except CACHE_ERRORS as exc:
             self._failed(exc, "reading")
@@ -184,7 +191,7 @@ class RedisOfferCache:
     async def invalidate(self) -> None:
         """Make every cached offer stale, in every process. Tried even while Redis seems down."""
         try:
-            await self._redis.set(self.generation_key, uuid.uuid4().hex)
+            await self._redis.set(self.generation_key, uuid.uuid4().hex, ex=GENERATION_TTL_SECONDS)
         except CACHE_ERRORS as exc:
             self._failed(exc, "invalidating")
 
