@@ -96,3 +96,15 @@ async def test_expected_amount_guards_against_a_total_that_moved(
     assert moved["errors"][0]["code"] == "AMOUNT_MISMATCH"
     ok = await create_session(gql, customer_headers, expectedAmount=shown)
     assert ok["errors"] == [] and ok["paymentSession"]["amount"] == {"amount": shown}
+
+
+async def test_oversized_webhook_is_refused_before_parsing(client: httpx.AsyncClient) -> None:
+    huge = b'{"event": "payment.captured", "pad": "' + b"x" * 300_000 + b'"}'
+    answer = await client.post(
+        "/webhooks/razorpay",
+        content=huge,
+        headers={"content-type": "application/json", "x-razorpay-signature": "0" * 64},
+    )
+    assert answer.status_code == 413
+    unsigned = await client.post("/webhooks/razorpay", content=b"{}")
+    assert unsigned.status_code == 400
