@@ -346,3 +346,60 @@ async def test_refund_answer_lost_to_a_timeout_is_matched_and_the_retry_is_clean
     assert sorted(r["amount"]["amount"] for r in final["refunds"]) == sorted(
         [10_000, total - 10_000]
     )
+
+
+async def test_a_failed_refund_frees_its_amount(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    new_customer: Callable[..., Headers],
+    admin: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+) -> None:
+    customer = new_customer()
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
+    captured = event_body("payment.captured", payment=payment)
+    await deliver(client, captured, signed_headers(captured))
+    sandbox.configure(refund_outcome="failed")
+    asked = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-will-fail"},
+        )
+    )["refundCreate"]
+    assert asked["refund"]["status"] == "PENDING"
+    blocked = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={
+                "paymentSessionId": session["id"],
+                "amount": 100,
+                "idempotencyKey": "refund-meanwhile",
+            },
+        )
+    )["refundCreate"]
+    assert blocked["errors"][0]["code"] == "REFUND_EXCEEDS_CAPTURED"  # all of it is in flight
+    sandbox.flush()
+    failed = await sandbox_entity(
+        razorpay_sandbox.base_url, f"refunds/{asked['refund']['razorpayRefundId']}"
+    )
+    assert failed["status"] == "failed"
+    body = event_body("refund.failed", refund=failed, payment=payment)
+    assert (await deliver(client, body, signed_headers(body))).status_code == 200
+    found = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
+    assert found["status"] == "PAID" and found["refundedAmount"] == {"amount": 0}
+    assert [r["status"] for r in found["refunds"]] == ["FAILED"]
+    sandbox.configure(refund_outcome="processed")
+    again = (
+        await data(
+            gql,
+            REFUND,
+            admin,
+            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-second-try"},
+        )
+    )["refundCreate"]
+    assert again["errors"] == [] and again["paymentSession"]["status"] == "REFUNDED"
