@@ -52,6 +52,31 @@ async def paid_on_sandbox(
     return session, payment
 
 
+async def ask_refund(
+    gql: GraphQLClient, admin: Headers, session_id: str, key: str, amount: int | None = None
+) -> Any:
+    """refundCreate as an admin would call it; answers the payload."""
+    refund_input: dict[str, Any] = {"paymentSessionId": session_id, "idempotencyKey": key}
+    if amount is not None:
+        refund_input["amount"] = amount
+    return (await data(gql, REFUND, admin, input=refund_input))["refundCreate"]
+
+
+async def captured_session(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    customer: Headers,
+    sandbox: SandboxControl,
+    razorpay_sandbox: SandboxServer,
+    items: dict[str, int] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A session paid on the sandbox and made PAID by its payment.captured webhook."""
+    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox, items)
+    captured = event_body("payment.captured", payment=payment)
+    await deliver(client, captured, signed_headers(captured))
+    return session, payment
+
+
 async def status_of(gql: GraphQLClient, who: Headers, session_id: str) -> str:
     return str((await data(gql, GET, who, id=session_id))["paymentSession"]["status"])
 
@@ -219,18 +244,9 @@ async def test_pending_refund_settles_by_webhook(
     razorpay_sandbox: SandboxServer,
 ) -> None:
     customer = new_customer()
-    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
-    captured = event_body("payment.captured", payment=payment)
-    await deliver(client, captured, signed_headers(captured))
+    session, payment = await captured_session(gql, client, customer, sandbox, razorpay_sandbox)
     sandbox.configure(refund_outcome="pending")
-    answer = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-pending-01"},
-        )
-    )["refundCreate"]
+    answer = await ask_refund(gql, admin, session["id"], "refund-pending-01")
     assert answer["refund"]["status"] == "PENDING"
     assert answer["paymentSession"]["status"] == "PAID"
     refund_id = answer["refund"]["razorpayRefundId"]
@@ -299,18 +315,7 @@ async def test_refund_answer_lost_to_a_timeout_is_matched_and_the_retry_is_clean
             "path": "/v1/payments/*/refund",
         }
     )
-    lost = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={
-                "paymentSessionId": session["id"],
-                "amount": 10_000,
-                "idempotencyKey": "refund-lost-0001",
-            },
-        )
-    )["refundCreate"]
+    lost = await ask_refund(gql, admin, session["id"], "refund-lost-0001", amount=10_000)
     assert lost["errors"][0]["code"] == "GATEWAY_UNAVAILABLE"
     sandbox.set_faults()
     [made] = (await sandbox_entity(razorpay_sandbox.base_url, f"payments/{payment['id']}/refunds"))[
@@ -318,28 +323,10 @@ async def test_refund_answer_lost_to_a_timeout_is_matched_and_the_retry_is_clean
     ]
     body = event_body("refund.processed", refund=made, payment=payment)
     assert (await deliver(client, body, signed_headers(body))).status_code == 200
-    retried = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={
-                "paymentSessionId": session["id"],
-                "amount": 10_000,
-                "idempotencyKey": "refund-lost-0001",
-            },
-        )
-    )["refundCreate"]
+    retried = await ask_refund(gql, admin, session["id"], "refund-lost-0001", amount=10_000)
     assert retried["errors"] == []
     assert retried["refund"]["razorpayRefundId"] == made["id"]
-    rest = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-lost-rest"},
-        )
-    )["refundCreate"]
+    rest = await ask_refund(gql, admin, session["id"], "refund-lost-rest")
     assert rest["errors"] == [] and rest["refund"]["amount"] == {"amount": total - 10_000}
     final = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
     assert final["status"] == "REFUNDED"
@@ -357,31 +344,11 @@ async def test_a_failed_refund_frees_its_amount(
     razorpay_sandbox: SandboxServer,
 ) -> None:
     customer = new_customer()
-    session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
-    captured = event_body("payment.captured", payment=payment)
-    await deliver(client, captured, signed_headers(captured))
+    session, payment = await captured_session(gql, client, customer, sandbox, razorpay_sandbox)
     sandbox.configure(refund_outcome="failed")
-    asked = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-will-fail"},
-        )
-    )["refundCreate"]
+    asked = await ask_refund(gql, admin, session["id"], "refund-will-fail")
     assert asked["refund"]["status"] == "PENDING"
-    blocked = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={
-                "paymentSessionId": session["id"],
-                "amount": 100,
-                "idempotencyKey": "refund-meanwhile",
-            },
-        )
-    )["refundCreate"]
+    blocked = await ask_refund(gql, admin, session["id"], "refund-meanwhile", amount=100)
     assert blocked["errors"][0]["code"] == "REFUND_EXCEEDS_CAPTURED"  # all of it is in flight
     sandbox.flush()
     failed = await sandbox_entity(
@@ -394,12 +361,5 @@ async def test_a_failed_refund_frees_its_amount(
     assert found["status"] == "PAID" and found["refundedAmount"] == {"amount": 0}
     assert [r["status"] for r in found["refunds"]] == ["FAILED"]
     sandbox.configure(refund_outcome="processed")
-    again = (
-        await data(
-            gql,
-            REFUND,
-            admin,
-            input={"paymentSessionId": session["id"], "idempotencyKey": "refund-second-try"},
-        )
-    )["refundCreate"]
+    again = await ask_refund(gql, admin, session["id"], "refund-second-try")
     assert again["errors"] == [] and again["paymentSession"]["status"] == "REFUNDED"
