@@ -1,44 +1,69 @@
-"""Shared fixtures: one fresh PostgreSQL database per run (migrated from empty to head, dropped
-at the end), Redis, the AWS emulator (moto in server mode, over HTTP), and the app on them."""
+"""Shared fixtures on real services: PostgreSQL, Redis, the AWS emulator (moto in server mode,
+over HTTP) and the Razorpay sandbox (over HTTP), all on loopback.
+
+Each test module owns what it writes: a database cloned from the run's migrated and seeded
+template, a DynamoDB table and SNS topics of its own (``tests/support/stack.py``). A test that
+moves a clock and runs a job takes ``private_stack``: a database and table of its own. Tests
+may reach loopback only (``tests/support/loopback.py``).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
 from app.container import Container
-from app.main import create_app
-from app.settings import Settings, normalise_database_url
-from datasources.dynamodb import ensure_table
-from datasources.postgres import migrate
+from app.settings import Settings
 from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import provision_topics, start_emulator
+from infra.local.emulator import start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from infra.local.seed import seed_catalog
 from tests.support.services import free_port, postgres_server_url, redis_server_url
+from tests.support.stack import (
+    RAZORPAY_KEY_ID,
+    RAZORPAY_KEY_SECRET,
+    RAZORPAY_WEBHOOK_SECRET,
+    REGION,
+    Databases,
+    GraphQLClient,
+    Stack,
+    asyncpg_dsn,
+    bearer,
+    open_stack,
+    own_settings,
+    with_database,
+)
+
+pytest_plugins = ["tests.support.loopback"]
+
+__all__ = [
+    "RAZORPAY_KEY_ID",
+    "RAZORPAY_KEY_SECRET",
+    "RAZORPAY_WEBHOOK_SECRET",
+    "REGION",
+    "GraphQLClient",
+    "bearer",
+]
 
 # Dummy credentials: every AWS client in tests talks to the emulator on loopback.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
-REGION = "ap-south-1"
+
+# Kept for tests that still import them from here (issue 14 moves them to tests/support).
+_with_database = with_database
+_asyncpg_dsn = asyncpg_dsn
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+def _label(request: pytest.FixtureRequest) -> str:
+    """A short name for what a database or table belongs to: the test module's name."""
+    return re.sub(r"[^a-z0-9]+", "_", request.node.name.lower().removesuffix(".py"))[-24:]
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +73,12 @@ def pg_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def database_url(pg_server_url: str) -> AsyncIterator[str]:
-    """A database of this run's own: runs never collide, and it is dropped at the end."""
-    name = f"storefront_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin_dsn = _asyncpg_dsn(normalise_database_url(_with_database(pg_server_url, "postgres")))
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield normalise_database_url(_with_database(pg_server_url, name))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def databases(pg_server_url: str) -> AsyncIterator[Databases]:
+    """This run's databases: a migrated, seeded template and its clones, dropped at the end."""
+    databases = Databases(pg_server_url)
+    await databases.create_template()
+    yield databases
+    await databases.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -82,11 +102,6 @@ def cognito(aws_endpoint_url: str) -> CognitoStack:
     return provision_cognito(endpoint_url=aws_endpoint_url, region=REGION)
 
 
-RAZORPAY_KEY_ID = "rzp_test_Zx98Yw76Vu54Ts"
-RAZORPAY_KEY_SECRET = "app-suite-key-secret"
-RAZORPAY_WEBHOOK_SECRET = "app-suite-webhook-secret"
-
-
 @pytest.fixture(scope="session")
 def razorpay_sandbox() -> Iterator[SandboxServer]:
     """The Razorpay sandbox over HTTP on loopback, on a compressed clock."""
@@ -103,48 +118,88 @@ def razorpay_sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(razorpay_sandbox: SandboxServer) -> Iterator[SandboxControl]:
-    """Test control of the sandbox, reset for each test that asks for it."""
+    """Test control of the sandbox, reset before and after each test that asks for it, so
+    its config (faults, manual capture) never reaches another test."""
     with SandboxControl(base_url=razorpay_sandbox.base_url) as control:
         control.reset()
         yield control
+        control.reset()
 
 
 @pytest.fixture(scope="session")
-async def sns_topics(aws_endpoint_url: str) -> dict[str, str]:
-    """A customer and an admin topic in the emulator, each with an SQS queue subscribed so
-    tests can read back exactly what was published."""
-    return await provision_topics(
-        endpoint_url=aws_endpoint_url, region=REGION, prefix=f"t{secrets.token_hex(4)}"
-    )
-
-
-@pytest.fixture(scope="session")
-def settings(
-    database_url: str,
+def base_settings(
     redis_url: str,
     aws_endpoint_url: str,
     cognito: CognitoStack,
     razorpay_sandbox: SandboxServer,
-    sns_topics: dict[str, str],
 ) -> Settings:
+    """What every app in the run shares; database, table and topics are filled in per owner.
+    Every endpoint is on loopback: the emulator, the sandbox, PostgreSQL and Redis."""
     return Settings(
         environment="test",
-        database_url=database_url,
+        database_url="postgresql+asyncpg://unset.invalid/none",
         redis_url=redis_url,
         aws_endpoint_url=aws_endpoint_url,
         aws_region=REGION,
         cognito_user_pool_id=cognito.user_pool_id,
         cognito_client_ids=cognito.client_id,
-        dynamodb_table=f"storefront-test-{secrets.token_hex(4)}",
         razorpay_key_id=RAZORPAY_KEY_ID,
         razorpay_key_secret=RAZORPAY_KEY_SECRET,
         razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET,
         razorpay_base_url=razorpay_sandbox.base_url,
         razorpay_timeout_seconds=3.0,
-        sns_customer_topic_arn=sns_topics["customer"],
-        sns_admin_topic_arn=sns_topics["admin"],
         log_level="WARNING",
     )
+
+
+@pytest.fixture(scope="module")
+async def module_stack(
+    request: pytest.FixtureRequest,
+    base_settings: Settings,
+    databases: Databases,
+    aws_endpoint_url: str,
+) -> AsyncIterator[Stack]:
+    """The app for one test module: its own database, DynamoDB table and SNS topics."""
+    settings, topics = await own_settings(
+        base_settings, databases=databases, label=_label(request), aws_endpoint_url=aws_endpoint_url
+    )
+    async with open_stack(settings, topics) as stack:
+        yield stack
+    await databases.drop(settings.database_url)
+
+
+@pytest.fixture
+async def private_stack(
+    request: pytest.FixtureRequest,
+    base_settings: Settings,
+    databases: Databases,
+    aws_endpoint_url: str,
+) -> AsyncIterator[Stack]:
+    """An app of one test's own (database, table, topics): for fake clocks and the jobs they
+    run, and for anything that counts everything in a store."""
+    settings, topics = await own_settings(
+        base_settings, databases=databases, label="own", aws_endpoint_url=aws_endpoint_url
+    )
+    async with open_stack(settings, topics) as stack:
+        yield stack
+    await databases.drop(settings.database_url)
+
+
+@pytest.fixture(scope="module")
+def settings(module_stack: Stack) -> Settings:
+    return module_stack.settings
+
+
+@pytest.fixture(scope="module")
+def database_url(module_stack: Stack) -> str:
+    return module_stack.settings.database_url
+
+
+@pytest.fixture(scope="module")
+def sns_topics(module_stack: Stack) -> dict[str, str]:
+    """The module's customer and admin topics, each with an SQS queue subscribed so tests
+    can read back exactly what was published."""
+    return module_stack.queues
 
 
 @pytest.fixture(scope="session")
@@ -194,47 +249,16 @@ def customer_headers(new_customer: Callable[..., dict[str, str]]) -> dict[str, s
     return new_customer()
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
+@pytest.fixture(scope="module")
+def container(module_stack: Stack) -> Container:
+    return module_stack.container
 
 
-@pytest.fixture(scope="session")
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    container = Container(settings)
-    await migrate.upgrade(container.engine)
-    await seed_catalog(container.sessions)
-    await ensure_table(container.aws, table_name=settings.dynamodb_table)
-    yield container
-    await container.aclose()
+@pytest.fixture(scope="module")
+def client(module_stack: Stack) -> httpx.AsyncClient:
+    return module_stack.client
 
 
-@pytest.fixture(scope="session")
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-class GraphQLClient:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.http = client
-
-    async def __call__(
-        self,
-        query: str,
-        variables: dict[str, object] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, object]:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, object] = response.json()
-        return body
-
-
-@pytest.fixture(scope="session")
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(client)
+@pytest.fixture(scope="module")
+def gql(module_stack: Stack) -> GraphQLClient:
+    return module_stack.gql

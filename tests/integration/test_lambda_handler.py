@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 import app.container
 import app.lambda_handler
-from app.container import Container
 from app.settings import Settings, get_settings
-from tests.conftest import GraphQLClient
 from tests.support.shop import GET, create_session, data, fill_cart
+from tests.support.stack import Stack
 
 # AWS sample events (copied unchanged from ../shared/aws-events; see its README)
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "aws-events"
@@ -72,16 +72,27 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@pytest.fixture
-def lambda_env(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, container: Container
-) -> Iterator[None]:
-    """Environment as Lambda would have it; the handler builds its own container from it."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+def environment_of(settings: Settings) -> dict[str, str]:
+    """The environment variables that make ``Settings()`` equal ``settings``: every endpoint
+    (database, Redis, the AWS emulator, the Razorpay sandbox) stays on loopback."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def _use_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[None]:
+    for name, value in environment_of(settings).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
+    assert get_settings().aws_endpoint_url == settings.aws_endpoint_url
+    assert get_settings().razorpay_base_url == settings.razorpay_base_url
     monkeypatch.setattr(app.container, "_container", None)
     monkeypatch.setattr(app.lambda_handler, "_adapter", None)
     yield
@@ -91,6 +102,19 @@ def lambda_env(
             30
         )
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[None]:
+    """Environment as Lambda would have it, for the module's app; the handler builds its own
+    container from it."""
+    yield from _use_environment(monkeypatch, settings)
+
+
+@pytest.fixture
+def private_lambda_env(monkeypatch: pytest.MonkeyPatch, private_stack: Stack) -> Iterator[None]:
+    """The same for an app of the test's own: the jobs it runs see no other test's rows."""
+    yield from _use_environment(monkeypatch, private_stack.settings)
 
 
 def _body(result: dict[str, Any]) -> dict[str, Any]:
@@ -137,10 +161,11 @@ def test_bad_json_body_answers_400_with_a_request_id() -> None:
     assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
-@pytest.mark.usefixtures("lambda_env")
-async def test_scheduled_event_runs_the_expiry_job(
-    gql: GraphQLClient, new_customer: Callable[..., dict[str, str]], container: Container
+@pytest.mark.usefixtures("private_lambda_env", "sandbox")
+async def test_scheduled_event_runs_every_job_against_the_configured_services(
+    private_stack: Stack, new_customer: Callable[..., dict[str, str]]
 ) -> None:
+    gql, container = private_stack.gql, private_stack.container
     customer = new_customer()
     await fill_cart(gql, customer, {"GRO-GHE-004": 1})
     session = (await create_session(gql, customer))["paymentSession"]
@@ -158,6 +183,12 @@ async def test_scheduled_event_runs_the_expiry_job(
         "detail": {},
     }
     result = await asyncio.to_thread(invoke, event)
-    assert result["ok"] is True and result["jobs"]["expired"] >= 1
+    # reconciliation read the order at the sandbox (nothing paid), expiry closed the session,
+    # the outbox had nothing to publish: every job ran and none failed (-1)
+    assert result == {"ok": True, "jobs": {"reconciled": 0, "expired": 1, "published": 0}}
     after = (await data(gql, GET, customer, id=session["id"]))["paymentSession"]
     assert after["status"] == "EXPIRED"
+    assert "status.EXPIRED" in [entry["type"] for entry in after["timeline"]]
+    async with container.engine.connect() as conn:
+        unsent = await conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    assert unsent == 0
