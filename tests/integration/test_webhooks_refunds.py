@@ -21,6 +21,7 @@ from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.payments import expire_due
 from tests.conftest import RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.shop import GET, create_session, data, fill_cart, verify
+from tests.support.stack import Stack
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]
@@ -160,13 +161,13 @@ async def test_a_mismatched_payment_is_recorded_and_not_trusted(
 
 
 async def test_money_captured_after_expiry_is_kept_and_flagged(
-    gql: GraphQLClient,
-    client: httpx.AsyncClient,
     new_customer: Callable[..., Headers],
     sandbox: SandboxControl,
     razorpay_sandbox: SandboxServer,
-    container: Container,
+    private_stack: Stack,
 ) -> None:
+    # the expiry job below runs over the whole database: this test's own
+    gql, container, client = private_stack.gql, private_stack.container, private_stack.client
     customer = new_customer()
     session, payment = await paid_on_sandbox(gql, customer, sandbox, razorpay_sandbox)
 
@@ -174,7 +175,7 @@ async def test_money_captured_after_expiry_is_kept_and_flagged(
         def now(self) -> Any:
             return container.deps.clock.now() + timedelta(minutes=31)
 
-    await expire_due(replace(container.deps, clock=Later()))
+    assert await expire_due(replace(container.deps, clock=Later())) == 1
     assert await status_of(gql, customer, session["id"]) == "EXPIRED"
     body = event_body("payment.captured", payment=payment)
     assert (await deliver(client, body, signed_headers(body))).status_code == 200
