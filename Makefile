@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint typecheck imports pytest schema bench clean
+.PHONY: run test venv lint typecheck imports pytest schema bench mutate clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -40,6 +40,17 @@ schema: venv
 
 bench: venv
 	$(BIN)/python -m bench.run
+
+# Mutation testing of the money path against the unit tests ([tool.mutmut] in pyproject.toml;
+# results in bench/results/mutation.md). Minutes, not seconds: not part of `make test`.
+# A surviving mutant: `.venv/bin/mutmut show <name>`.
+mutate: venv
+	rm -rf mutants
+	$(BIN)/mutmut run
+	@echo "mutants per module and outcome:"
+	@$(BIN)/mutmut results --all true | sed -E 's/^ *([A-Za-z_.]+)\.x.*: (.*)$$/\1: \2/' | sort | uniq -c
+	@echo "not killed:"
+	@$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache

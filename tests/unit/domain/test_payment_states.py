@@ -6,7 +6,7 @@ docstring of domain/payments.py; they are not derived from the implementation.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from itertools import product
 
@@ -277,6 +277,37 @@ def test_negative_amounts_are_programming_errors() -> None:
         apply(status=S.CREATED, event=E.PAYMENT_CAPTURED, captured_amount=-1)
 
 
+@pytest.mark.parametrize("event", list(E))
+@pytest.mark.parametrize(("captured", "refunded"), [(-1, 0), (0, -1), (CAPTURED, -1), (-1, -1)])
+def test_any_negative_amount_is_refused_whatever_the_event(
+    event: E, captured: int, refunded: int
+) -> None:
+    """The guard refuses it before any rule runs, not a helper further down by chance."""
+    with pytest.raises(ValueError, match=r"^amounts must not be negative$"):
+        apply(status=S.CREATED, event=event, captured_amount=captured, refunded_total=refunded)
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (E.CANCEL, S.CANCELLED),
+        (E.EXPIRE, S.EXPIRED),
+        (E.FAIL, S.FAILED),
+        (E.PAYMENT_FAILED, S.ATTEMPTED),
+        (E.PAYMENT_AUTHORIZED, S.AUTHORIZED),
+    ],
+)
+def test_nothing_captured_yet_is_the_normal_case(event: E, expected: S) -> None:
+    """Use cases pass the session's captured amount, 0 until a capture is known."""
+    assert apply(status=S.CREATED, event=event, captured_amount=0).status is expected
+
+
+@pytest.mark.parametrize("event", [E.PAYMENT_CAPTURED, E.ORDER_PAID])
+def test_a_capture_without_a_refunded_total_means_nothing_refunded(event: E) -> None:
+    t = apply(status=S.CREATED, event=event, captured_amount=CAPTURED)
+    assert (t.status, flags_of(t), t.refused) == (S.PAID, frozenset({"changed", "commit"}), None)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 PAYABLE = {S.CREATED, S.ATTEMPTED}
@@ -304,9 +335,10 @@ def test_refund_status(captured: int, refunded: int, expected: S) -> None:
     assert refund_status(captured, refunded) is expected
 
 
-def test_refund_status_rejects_negative_amounts() -> None:
-    with pytest.raises(ValueError):
-        refund_status(-1, 0)
+@pytest.mark.parametrize(("captured", "refunded"), [(-1, 0), (10_000, -1), (-1, -1)])
+def test_refund_status_rejects_negative_amounts(captured: int, refunded: int) -> None:
+    with pytest.raises(ValueError, match=r"^amounts must not be negative$"):
+        refund_status(captured, refunded)
 
 
 @pytest.mark.parametrize(
@@ -353,9 +385,29 @@ def test_merchant_date_is_the_day_in_kolkata(at: datetime, expected: date) -> No
     assert merchant_date(at) == expected
 
 
-def test_merchant_date_refuses_naive_datetimes() -> None:
-    with pytest.raises(ValueError):
-        merchant_date(datetime(2025, 1, 1, 12, 0))  # naive on purpose
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: Python treats such datetimes as naive."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "at",
+    [datetime(2025, 1, 1, 12, 0), datetime(2025, 1, 1, 12, 0, tzinfo=_NoOffset())],
+    ids=["no-tzinfo", "tzinfo-without-offset"],
+)
+def test_merchant_date_refuses_naive_datetimes(at: datetime) -> None:
+    with pytest.raises(
+        ValueError, match=r"^merchant_date needs an aware datetime \(UTC preferred\)$"
+    ):
+        merchant_date(at)
 
 
 def test_merchant_timezone_is_plus_five_thirty() -> None:

@@ -1,0 +1,549 @@
+"""``POST /webhooks/razorpay``'s use case on in-memory fakes (tests/support/payment_fakes.py).
+
+Signature before parsing, the ledger claim (duplicates, outages, release on failure), and the
+routing of each event to the payment and refund use cases, down to the stored session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from domain.gateway import GatewayRefund
+from domain.outbox import OutboxKind
+from domain.payments import PaymentStatus
+from domain.refunds import Refund, RefundStatus
+from domain.signatures import hmac_sha256_hex
+from resolvers.webhooks import WebhookAnswer, receive
+from tests.support.fakes import FixedClock
+from tests.support.payment_fakes import (
+    PREVIOUS_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    PaymentFakes,
+    gateway_payment,
+    payment_deps,
+    payment_session,
+)
+
+S = PaymentStatus
+NOW = FixedClock().at
+SESSION = payment_session()
+ORDER = "order_Fake00000001"
+PAY = "pay_Fake000000001"
+
+
+def payment_entity(**changes: Any) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "id": PAY,
+        "entity": "payment",
+        "amount": 11_800,
+        "currency": "INR",
+        "status": "captured",
+        "order_id": ORDER,
+        "method": "upi",
+        "captured": True,
+        "amount_refunded": 0,
+        "refund_status": None,
+        "email": "asha@example.com",
+        "contact": "+919900000001",
+        "error_code": None,
+        "error_description": None,
+        "created_at": 1_736_942_000,
+    }
+    entity.update(changes)
+    return entity
+
+
+def refund_entity(**changes: Any) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "id": "rfnd_Fake00000001",
+        "entity": "refund",
+        "amount": 5_000,
+        "currency": "INR",
+        "payment_id": PAY,
+        "notes": [],
+        "status": "processed",
+        "speed_processed": "normal",
+        "created_at": 1_736_943_000,
+    }
+    entity.update(changes)
+    return entity
+
+
+def body_of(name: str, **entities: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "entity": "event",
+            "account_id": "acc_TestAccount001",
+            "event": name,
+            "contains": list(entities),
+            "payload": {kind: {"entity": entity} for kind, entity in entities.items()},
+            "created_at": 1_736_942_100,
+        }
+    ).encode()
+
+
+CAPTURED = body_of("payment.captured", payment=payment_entity())
+
+
+async def deliver(
+    fakes: PaymentFakes,
+    body: bytes,
+    *,
+    event_id: str | None = "evt_0001",
+    secret: str = WEBHOOK_SECRET,
+) -> WebhookAnswer:
+    return await receive(
+        fakes.deps, body=body, signature=hmac_sha256_hex(secret, body), event_id=event_id
+    )
+
+
+def created() -> PaymentFakes:
+    return payment_deps(sessions=[SESSION])
+
+
+def paid(**changes: Any) -> PaymentFakes:
+    session = replace(
+        SESSION,
+        status=S.PAID,
+        razorpay_payment_id=PAY,
+        captured_amount=11_800,
+        paid_at=NOW - timedelta(minutes=1),
+        **changes,
+    )
+    fakes = payment_deps(sessions=[session])
+    fakes.payments.reservations[session.id] = "COMMITTED"
+    return fakes
+
+
+def pending_refund(*, amount: int = 5_000) -> Refund:
+    return Refund(
+        id="9d1f7c9e-5a0b-4c1d-8e2f-000000000001",
+        session_id=SESSION.id,
+        amount=amount,
+        currency="INR",
+        status=RefundStatus.PENDING,
+        idempotency_key="refund-key-0001",
+        reason="damaged",
+        razorpay_refund_id=None,
+        created_at=NOW - timedelta(seconds=30),
+    )
+
+
+# --- signature ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "not-hex-at-all",
+        hmac_sha256_hex("another_secret", CAPTURED),
+        hmac_sha256_hex(WEBHOOK_SECRET, CAPTURED + b" "),
+    ],
+    ids=["missing", "empty", "junk", "other-secret", "other-body"],
+)
+async def test_a_bad_signature_is_refused_before_anything_happens(signature: str | None) -> None:
+    fakes = created()
+    answer = await receive(fakes.deps, body=CAPTURED, signature=signature, event_id="evt_0001")
+    assert answer == WebhookAnswer(400, "invalid signature")
+    assert fakes.ledger.claimed == set()
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert fakes.timeline.entries == []
+
+
+@pytest.mark.parametrize("secret", [WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET])
+async def test_the_current_and_the_previous_secret_are_accepted(secret: str) -> None:
+    fakes = created()
+    assert await deliver(fakes, CAPTURED, secret=secret) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+async def test_without_configured_secrets_nothing_is_accepted() -> None:
+    fakes = payment_deps(sessions=[SESSION], webhook_secrets=("",))
+    answer = await deliver(fakes, CAPTURED, secret="")
+    assert answer == WebhookAnswer(400, "invalid signature")
+    assert fakes.ledger.claimed == set()
+
+
+# --- malformed bodies --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"{not json", "malformed event: not JSON"),
+        (b"[]", "malformed event: no event name"),
+        (body_of("payment.captured"), "malformed event: payment.captured without a payment"),
+        (
+            body_of("payment.captured", payment=payment_entity(amount="11800")),
+            "malformed event: amount is not an integer",
+        ),
+    ],
+)
+async def test_a_signed_but_malformed_event_is_refused_unclaimed(body: bytes, detail: str) -> None:
+    fakes = created()
+    assert await deliver(fakes, body) == WebhookAnswer(400, detail)
+    assert fakes.ledger.claimed == set()
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+
+
+# --- the ledger claim --------------------------------------------------------------------------
+
+
+async def test_a_redelivery_is_answered_duplicate_and_applied_once() -> None:
+    fakes = created()
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    outbox = dict(fakes.payments.outbox)
+    commits = fakes.payments.commits
+    entries = list(fakes.timeline.entries)
+
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "duplicate")
+    assert fakes.payments.commits == commits
+    assert fakes.payments.outbox == outbox
+    assert fakes.timeline.entries == entries
+    assert fakes.ledger.claimed == {"evt_0001"}
+
+
+@pytest.mark.parametrize(
+    ("event_id", "key"),
+    [
+        ("evt_0001", "evt_0001"),
+        ("  evt_0001\t", "evt_0001"),
+        ("e" * 200, "e" * 128),
+        (None, "body-" + hashlib.sha256(CAPTURED).hexdigest()),
+        ("   ", "body-" + hashlib.sha256(CAPTURED).hexdigest()),
+    ],
+    ids=["plain", "padded", "long", "missing", "blank"],
+)
+async def test_the_claim_key_is_the_event_id_or_else_the_body_digest(
+    event_id: str | None, key: str
+) -> None:
+    fakes = created()
+    assert await deliver(fakes, CAPTURED, event_id=event_id) == WebhookAnswer(200, "applied")
+    assert fakes.ledger.claimed == {key}
+    assert await deliver(fakes, CAPTURED, event_id=event_id) == WebhookAnswer(200, "duplicate")
+
+
+async def test_events_with_different_ids_are_claimed_separately() -> None:
+    fakes = created()
+    assert await deliver(fakes, CAPTURED, event_id="evt_0001") == WebhookAnswer(200, "applied")
+    # a second event about the same capture: handled, and the state machine makes it a no-op
+    assert await deliver(fakes, CAPTURED, event_id="evt_0002") == WebhookAnswer(200, "applied")
+    assert fakes.ledger.claimed == {"evt_0001", "evt_0002"}
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert fakes.timeline.types(SESSION.id).count("status.PAID") == 1
+
+
+async def test_with_the_ledger_down_the_event_is_refused_for_a_retry() -> None:
+    fakes = created()
+    fakes.ledger.failing.add("claim")
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(503, "try again")
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert fakes.timeline.entries == []
+
+    fakes.ledger.failing.clear()
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+async def test_a_failed_handler_answers_500_and_gives_the_claim_back() -> None:
+    fakes = created()
+    fakes.payments.down = True
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(500, "failed")
+    assert fakes.ledger.claimed == set()
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+
+    fakes.payments.down = False  # Razorpay's retry, once the database is back
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+async def test_a_claim_that_cannot_be_given_back_still_answers_500() -> None:
+    fakes = created()
+    fakes.payments.down = True
+    fakes.ledger.failing.add("release")
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(500, "failed")
+    assert fakes.ledger.claimed == {"evt_0001"}  # it expires in the ledger's own time
+
+
+# --- routing: payment events -------------------------------------------------------------------
+
+
+async def test_a_captured_payment_marks_the_session_paid() -> None:
+    fakes = created()
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.razorpay_payment_id, session.captured_amount) == (
+        S.PAID,
+        PAY,
+        11_800,
+    )
+    assert session.paid_at == NOW
+    assert not session.needs_review
+    assert fakes.payments.reservations[SESSION.id] == "COMMITTED"
+    assert fakes.payments.carts_emptied == [SESSION.id]
+    assert {m.kind for m in fakes.payments.outbox.values()} == {
+        OutboxKind.NOTIFY_CUSTOMER,
+        OutboxKind.NOTIFY_ADMIN,
+        OutboxKind.SALES_PAID,
+    }
+    assert [(e.type, e.source, e.detail) for e in fakes.timeline.entries] == [
+        ("webhook.payment.captured", "webhook", f"{PAY}: captured 11800 INR"),
+        ("status.PAID", "webhook", f"CREATED → PAID on PAYMENT_CAPTURED ({PAY})"),
+    ]
+    assert fakes.gateway.captures == []
+
+
+async def test_order_paid_is_a_capture_too() -> None:
+    fakes = created()
+    body = body_of(
+        "order.paid",
+        payment=payment_entity(),
+        order={"id": ORDER, "entity": "order", "amount": 11_800, "status": "paid"},
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert fakes.timeline.types(SESSION.id) == ["webhook.order.paid", "status.PAID"]
+
+
+async def test_an_authorized_payment_is_captured_then_paid() -> None:
+    authorized = gateway_payment(status="authorized")
+    fakes = payment_deps(sessions=[SESSION], gateway_payments={PAY: authorized})
+    body = body_of(
+        "payment.authorized", payment=payment_entity(status="authorized", captured=False)
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+
+    assert fakes.gateway.captures == [(PAY, 11_800)]
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert [(e.type, e.source) for e in fakes.timeline.entries] == [
+        ("webhook.payment.authorized", "webhook"),
+        ("status.AUTHORIZED", "webhook"),
+        ("payment.capture", "system"),
+        ("status.PAID", "webhook"),
+    ]
+
+
+async def test_a_failed_attempt_leaves_the_session_payable() -> None:
+    fakes = created()
+    body = body_of(
+        "payment.failed",
+        payment=payment_entity(
+            status="failed",
+            captured=False,
+            error_code="BAD_REQUEST_ERROR",
+            error_description="Payment failed",
+        ),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.ATTEMPTED
+    assert fakes.payments.reservations[SESSION.id] == "HELD"
+    assert fakes.timeline.entries[0].detail == f"{PAY}: failed 11800 INR"
+
+
+async def test_a_payment_that_does_not_match_is_recorded_not_trusted() -> None:
+    fakes = created()
+    body = body_of("payment.captured", payment=payment_entity(amount=100))
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+
+    session = fakes.payments.sessions[SESSION.id]
+    assert session.status is S.CREATED
+    assert session.needs_review  # money was captured: admins look at it
+    assert session.captured_amount == 0
+    assert fakes.payments.reservations[SESSION.id] == "HELD"
+    assert [(e.type, e.source) for e in fakes.timeline.entries] == [
+        ("webhook.payment.captured", "webhook"),
+        ("payment.mismatch", "webhook"),
+        ("refused.PAYMENT_MISMATCH", "webhook"),
+        ("review.needed", "webhook"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "payment",
+    [payment_entity(order_id="order_SomeoneElse1"), payment_entity(order_id=None)],
+    ids=["other-order", "no-order"],
+)
+async def test_a_payment_for_an_order_that_is_not_ours(payment: dict[str, Any]) -> None:
+    fakes = created()
+    body = body_of("payment.captured", payment=payment)
+    assert await deliver(fakes, body) == WebhookAnswer(200, "not ours")
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert fakes.timeline.entries == []
+    assert fakes.ledger.claimed == {"evt_0001"}
+
+
+async def test_refunds_reported_with_a_payment_are_brought_in() -> None:
+    fakes = paid()
+    fakes.gateway.payments[PAY] = gateway_payment(amount_refunded=5_000)
+    # made in the Razorpay dashboard: this API has no row for it yet
+    fakes.gateway.refunds["rfnd_Dashboard001"] = GatewayRefund(
+        id="rfnd_Dashboard001", payment_id=PAY, amount=5_000, currency="INR", status="processed"
+    )
+    body = body_of("payment.captured", payment=payment_entity(amount_refunded=5_000))
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.refunded_amount) == (S.PARTIALLY_REFUNDED, 5_000)
+    [refund] = fakes.payments.refund_rows.values()
+    assert (refund.razorpay_refund_id, refund.amount, refund.status) == (
+        "rfnd_Dashboard001",
+        5_000,
+        RefundStatus.PROCESSED,
+    )
+    assert ("refund.processed", "webhook") in [(e.type, e.source) for e in fakes.timeline.entries]
+
+
+# --- routing: refund events --------------------------------------------------------------------
+
+
+async def test_a_processed_refund_moves_the_session_forward() -> None:
+    fakes = paid()
+    refund = pending_refund()
+    fakes.payments.refund_rows[refund.id] = refund
+    body = body_of(
+        "refund.processed",
+        refund=refund_entity(notes={"payment_session_id": SESSION.id, "refund_id": refund.id}),
+        payment=payment_entity(status="captured", amount_refunded=5_000),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+
+    stored = fakes.payments.refund_rows[refund.id]
+    assert (stored.status, stored.razorpay_refund_id, stored.processed_at) == (
+        RefundStatus.PROCESSED,
+        "rfnd_Fake00000001",
+        NOW,
+    )
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.refunded_amount) == (S.PARTIALLY_REFUNDED, 5_000)
+    assert "refund:rfnd_Fake00000001" in fakes.payments.outbox
+    assert [(e.type, e.source, e.detail) for e in fakes.timeline.entries] == [
+        ("refund.processed", "webhook", "rfnd_Fake00000001: 5000 paise"),
+        (
+            "status.PARTIALLY_REFUNDED",
+            "webhook",
+            "PAID → PARTIALLY_REFUNDED on REFUND_PROCESSED",
+        ),
+        ("webhook.refund.processed", "webhook", "rfnd_Fake00000001"),
+    ]
+    assert fakes.gateway.captures == []
+
+
+async def test_a_failed_refund_frees_its_amount() -> None:
+    fakes = paid()
+    refund = pending_refund()
+    fakes.payments.refund_rows[refund.id] = refund
+    body = body_of(
+        "refund.failed",
+        refund=refund_entity(status="failed", notes={"refund_id": refund.id}),
+        payment=payment_entity(),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    assert fakes.payments.refund_rows[refund.id].status is RefundStatus.FAILED
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert fakes.timeline.types(SESSION.id) == ["refund.failed", "webhook.refund.failed"]
+
+
+async def test_a_refund_of_a_payment_that_is_not_ours() -> None:
+    fakes = paid()
+    body = body_of(
+        "refund.processed",
+        refund=refund_entity(payment_id="pay_SomeoneElse01"),
+        payment=payment_entity(id="pay_SomeoneElse01"),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "not ours")
+    assert fakes.payments.refund_rows == {}
+    assert fakes.timeline.entries == []
+
+
+async def test_other_events_are_claimed_and_ignored() -> None:
+    fakes = created()
+    body = body_of("payment.dispute.created", payment=payment_entity())
+    assert await deliver(fakes, body) == WebhookAnswer(200, "ignored")
+    assert fakes.ledger.claimed == {"evt_0001"}
+    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert fakes.timeline.entries == []
+
+
+async def test_refund_entities_of_other_events_are_ignored() -> None:
+    fakes = paid()
+    refund = pending_refund()
+    fakes.payments.refund_rows[refund.id] = refund
+    body = body_of(
+        "refund.speed_changed",
+        refund=refund_entity(notes={"refund_id": refund.id}),
+        payment=payment_entity(),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "ignored")
+    assert fakes.payments.refund_rows[refund.id] == refund
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+# --- what the logs tell an operator ------------------------------------------------------------
+# The identifiers and the reason are asserted, not the wording around them.
+
+
+async def _refused_for_a_bad_signature(fakes: PaymentFakes) -> None:
+    await receive(fakes.deps, body=CAPTURED, signature="0" * 64, event_id="evt_0001")
+
+
+async def _refused_as_malformed(fakes: PaymentFakes) -> None:
+    await deliver(fakes, b"{not json")
+
+
+async def _ledger_down(fakes: PaymentFakes) -> None:
+    fakes.ledger.failing.add("claim")
+    await deliver(fakes, CAPTURED)
+
+
+async def _handler_failed(fakes: PaymentFakes) -> None:
+    fakes.payments.down = True
+    await deliver(fakes, CAPTURED)
+
+
+async def _release_failed(fakes: PaymentFakes) -> None:
+    fakes.payments.down = True
+    fakes.ledger.failing.add("release")
+    await deliver(fakes, CAPTURED)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "level", "needles", "with_traceback"),
+    [
+        (_refused_for_a_bad_signature, logging.WARNING, ["signature", "evt_0001"], False),
+        (_refused_as_malformed, logging.WARNING, ["webhook", "not JSON"], False),
+        (_ledger_down, logging.ERROR, ["ledger", "webhook claim: throttled"], False),
+        (_handler_failed, logging.ERROR, ["evt_0001", "payment.captured"], True),
+        (_release_failed, logging.ERROR, ["evt_0001", "webhook release: throttled"], False),
+    ],
+    ids=["bad-signature", "malformed", "ledger-down", "handler-failed", "release-failed"],
+)
+async def test_each_refusal_is_logged_with_what_identifies_it(
+    caplog: pytest.LogCaptureFixture,
+    scenario: Callable[[PaymentFakes], Awaitable[None]],
+    level: int,
+    needles: list[str],
+    with_traceback: bool,
+) -> None:
+    fakes = created()
+    with caplog.at_level(logging.WARNING, logger="resolvers.webhooks"):
+        await scenario(fakes)
+    matching = [
+        r
+        for r in caplog.records
+        if r.name == "resolvers.webhooks"
+        and r.levelno == level
+        and all(n in r.getMessage() for n in needles)
+    ]
+    assert len(matching) == 1, [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert (matching[0].exc_info is not None) is with_traceback
