@@ -9,74 +9,33 @@ import asyncio
 import random
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
-import pytest
-
-from app.container import Container
-from app.main import create_app
-from app.settings import Settings
 from datasources.aws import AwsClients, default_config
-from datasources.dynamodb import ensure_table
 from datasources.sns.notifier import SnsNotifier
 from domain.payment_ports import NotificationTopic
 from domain.payments import merchant_date
-from infra.local.emulator import provision_topics
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.razorpay_sandbox.testing import WebhookReceiver
 from resolvers.outbox import dispatch, dispatch_all
 from resolvers.payment_events import settle_gateway_payment
 from resolvers.sales import dashboard
-from tests.conftest import REGION, GraphQLClient
+from tests.conftest import REGION
 from tests.support.services import free_port
 from tests.support.shop import GET, create_session, data, fill_cart
+from tests.support.stack import Stack
 
 Headers = dict[str, str]
 
 
-@dataclass
-class Isolated:
-    """The app on the run's database, with a DynamoDB table and SNS topics of its own, so
-    the dashboard and the published notifications can be counted exactly."""
-
-    container: Container
-    queues: dict[str, str]
-
-
-@pytest.fixture
-async def isolated(
-    settings: Settings, container: Container, aws_endpoint_url: str
-) -> AsyncIterator[Isolated]:
-    await dispatch_all(container.deps)  # nothing of earlier tests left to publish
-    topics = await provision_topics(
-        endpoint_url=aws_endpoint_url, region=REGION, prefix=f"storm{secrets.token_hex(3)}"
-    )
-    own = Container(
-        settings.model_copy(
-            update={
-                "dynamodb_table": f"storm-{secrets.token_hex(4)}",
-                "sns_customer_topic_arn": topics["customer"],
-                "sns_admin_topic_arn": topics["admin"],
-            }
-        )
-    )
-    own.__dict__["engine"] = container.engine  # share the run's database (and its pool)
-    await ensure_table(own.aws, table_name=own.settings.dynamodb_table)
-    yield Isolated(container=own, queues=topics)
-    await own.aws.aclose()
-    own.gateway.close()
-    if own.redis is not None:
-        await own.redis.aclose()
-
-
-async def published(container: Container, queue_url: str) -> list[str]:
-    """Every message body in a subscribed queue (drained)."""
-    sqs = await container.aws.client("sqs")
+async def published(stack: Stack, queue: str) -> list[str]:
+    """Every message body in one of the stack's subscribed queues (drained)."""
+    queue_url = stack.queues[queue]
+    sqs = await stack.container.aws.client("sqs")
     bodies: list[str] = []
     while True:
         answer = await sqs.receive_message(
@@ -91,12 +50,12 @@ async def published(container: Container, queue_url: str) -> list[str]:
 
 
 async def test_webhook_storm(
-    gql: GraphQLClient,
     new_customer: Callable[..., Headers],
     sandbox: SandboxControl,
     razorpay_sandbox: SandboxServer,
-    isolated: Isolated,
+    private_stack: Stack,
 ) -> None:
+    gql = private_stack.gql  # a database, table and topics of the test's own: exact counts
     rng = random.Random(20261125)
     receiver = WebhookReceiver()
     receiver.start()
@@ -131,23 +90,21 @@ async def test_webhook_storm(
         deliveries.append((tampered, dict(delivery.headers), False))
     rng.shuffle(deliveries)
 
-    app = create_app(isolated.container)
     gate = asyncio.Semaphore(32)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://storm"
-    ) as client:
 
-        async def send(body: bytes, headers: dict[str, str]) -> int:
-            async with gate:
-                response = await client.post("/webhooks/razorpay", content=body, headers=headers)
-                return response.status_code
+    async def send(body: bytes, headers: dict[str, str]) -> int:
+        async with gate:
+            response = await private_stack.client.post(
+                "/webhooks/razorpay", content=body, headers=headers
+            )
+            return response.status_code
 
-        codes = await asyncio.gather(*(send(b, h) for b, h, _ in deliveries))
+    codes = await asyncio.gather(*(send(b, h) for b, h, _ in deliveries))
     expected = [200 if good else 400 for _, _, good in deliveries]
     assert codes == expected, Counter(zip(codes, expected, strict=True))
     assert len(deliveries) >= 250
 
-    deps = isolated.container.deps
+    deps = private_stack.container.deps
     await dispatch_all(deps)
 
     paid_total = 0
@@ -166,9 +123,12 @@ async def test_webhook_storm(
     assert board.totals.failed_count == 10
     assert board.totals.refunded_amount == 0
 
-    customer_messages = await published(isolated.container, isolated.queues["customer_queue"])
-    admin_messages = await published(isolated.container, isolated.queues["admin_queue"])
-    # exactly once each (other tests' leftovers, if any, name other sessions)
+    customer_messages = await published(
+        private_stack.container, private_stack.queues["customer_queue"]
+    )
+    admin_messages = await published(private_stack, "admin_queue")
+    # exactly once each: 50 to customers (40 paid, 10 failed), 40 to admins
+    assert (len(customer_messages), len(admin_messages)) == (50, 40)
     for _, session, pays in sessions:
         short = session["id"][:8]
         mine = [body for body in customer_messages if f"order {short}" in body]
@@ -179,13 +139,13 @@ async def test_webhook_storm(
 
 
 async def test_sns_outage_loses_nothing(
-    gql: GraphQLClient,
     new_customer: Callable[..., Headers],
     sandbox: SandboxControl,
     razorpay_sandbox: SandboxServer,
-    isolated: Isolated,
+    private_stack: Stack,
 ) -> None:
-    deps = isolated.container.deps
+    gql = private_stack.gql  # a database, table and topics of the test's own: exact counts
+    deps = private_stack.container.deps
     dead = AwsClients(
         region=REGION,
         endpoint_url=f"http://127.0.0.1:{free_port()}",
@@ -203,8 +163,8 @@ async def test_sns_outage_loses_nothing(
         notifier=SnsNotifier(
             clients=dead,
             topic_arns={
-                NotificationTopic.CUSTOMER: isolated.queues["customer"],
-                NotificationTopic.ADMIN: isolated.queues["admin"],
+                NotificationTopic.CUSTOMER: private_stack.queues["customer"],
+                NotificationTopic.ADMIN: private_stack.queues["admin"],
             },
         ),
     )
@@ -226,20 +186,23 @@ async def test_sns_outage_loses_nothing(
     finally:
         await dead.aclose()
     # the sales counters (DynamoDB) were reachable; the 6 notifications (3 customer, 3 admin)
-    # of these sessions wait in the outbox (other tests' leftovers may be in the batch too)
-    assert outage.sent >= 3 and outage.failed >= 6
-    assert await deps.outbox.pending_count() >= 6
+    # of these sessions wait in the outbox
+    assert (outage.sent, outage.failed) == (3, 6)
+    assert await deps.outbox.pending_count() == 6
     assert (again.sent, again.failed) == (0, 0)
-    assert await published(isolated.container, isolated.queues["admin_queue"]) == []
+    assert await published(private_stack, "admin_queue") == []
 
     class AfterBackoff:
         def now(self) -> Any:
             return deps.clock.now() + timedelta(minutes=1)
 
     back = await dispatch_all(replace(deps, clock=AfterBackoff()))
-    assert back.failed == 0 and back.sent >= 6
-    customer_messages = await published(isolated.container, isolated.queues["customer_queue"])
-    admin_messages = await published(isolated.container, isolated.queues["admin_queue"])
+    assert (back.sent, back.failed) == (6, 0)
+    customer_messages = await published(
+        private_stack.container, private_stack.queues["customer_queue"]
+    )
+    admin_messages = await published(private_stack, "admin_queue")
+    assert (len(customer_messages), len(admin_messages)) == (3, 3)
     for session_id in paid_ids:
         short = session_id[:8]
         assert sum(f"order {short}" in body for body in customer_messages) == 1
