@@ -123,9 +123,7 @@ async def test_webhook_storm(
     assert board.totals.failed_count == 10
     assert board.totals.refunded_amount == 0
 
-    customer_messages = await published(
-        private_stack.container, private_stack.queues["customer_queue"]
-    )
+    customer_messages = await published(private_stack, "customer_queue")
     admin_messages = await published(private_stack, "admin_queue")
     # exactly once each: 50 to customers (40 paid, 10 failed), 40 to admins
     assert (len(customer_messages), len(admin_messages)) == (50, 40)
@@ -198,9 +196,7 @@ async def test_sns_outage_loses_nothing(
 
     back = await dispatch_all(replace(deps, clock=AfterBackoff()))
     assert (back.sent, back.failed) == (6, 0)
-    customer_messages = await published(
-        private_stack.container, private_stack.queues["customer_queue"]
-    )
+    customer_messages = await published(private_stack, "customer_queue")
     admin_messages = await published(private_stack, "admin_queue")
     assert (len(customer_messages), len(admin_messages)) == (3, 3)
     for session_id in paid_ids:
