@@ -113,20 +113,40 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _is_ip_literal(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _is_loopback_host(host):
+    """Names other than localhost are refused (no DNS query leaves); an IP literal needs no
+    look-up, and the connect that follows is guarded."""
+    if not _is_loopback_host(host) and not _is_ip_literal(host):
         _note(f"a name look-up of {host!r}")
         raise socket.gaierror(socket.EAI_NONAME, f"tests may only reach loopback: {host!r}")
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
+_installed = 0
+
+
 def install() -> None:
+    """Guard the process (nested sessions, e.g. pytester's, count: the last one out restores)."""
+    global _installed
+    _installed += 1
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _guarded_getaddrinfo
 
 
 def uninstall() -> None:
+    global _installed
+    _installed -= 1
+    if _installed > 0:
+        return
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _real_getaddrinfo
