@@ -1,21 +1,20 @@
 """CognitoJwtVerifier, JwksClient and CognitoAuthBackend against a real JWKS server on loopback.
 
-The JWKS is served by ``http.server`` on 127.0.0.1 (a free port) in a thread; the JWKS client's
-clock is a fake so that the refetch floor and the cache TTL are tested without sleeping.
+The JWKS is served by ``http.server`` on 127.0.0.1 (a free port) in a thread
+(tests.support.jwt_forgery); the JWKS client's clock is a fake so that the refetch floor and the
+cache TTL are tested without sleeping. Every refusal names its reason: ``refused`` takes the
+message the verifier must give, so a token refused for another reason fails the test.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -35,6 +34,7 @@ from auth.jwks import JwksClient, JwksError, JwksUnavailable, parse_jwks
 from auth.verifier import CognitoJwtVerifier
 from domain.errors import ErrorCode, Forbidden, Unauthenticated
 from domain.identity import Principal, Role, authorize
+from tests.support.jwt_forgery import JwksServer, b64, jwk, serve_jwks
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TESTPOOL"
 CLIENT_ID = "app-client-1"
@@ -57,11 +57,6 @@ class Keys:
         )
 
 
-def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    entry = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return {**entry, "kid": kid, "alg": "RS256", "use": "sig"}
-
-
 def claims(token_use: str = "access", **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     body: dict[str, Any] = {"iss": ISSUER, "sub": "sub-asha", "token_use": token_use, "iat": now}
@@ -80,10 +75,6 @@ def sign(payload: dict[str, Any], *, key: rsa.RSAPrivateKey, kid: str = "kid-a")
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
     return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
 
@@ -98,46 +89,6 @@ def hs256_with_public_pem(keys: Keys) -> str:
 def tampered(keys: Keys) -> str:
     header, _, signature = sign(claims(), key=keys.a).split(".")
     return f"{header}.{b64(json.dumps(claims(sub='sub-mallory')).encode())}.{signature}"
-
-
-class JwksHandler(BaseHTTPRequestHandler):
-    server: JwksServer
-
-    def do_GET(self) -> None:
-        state = self.server
-        with state.lock:
-            state.hits += 1
-        if state.delay:
-            time.sleep(state.delay)
-        body = state.body if state.body is not None else json.dumps(state.document).encode()
-        self.send_response(state.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class JwksServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), JwksHandler)
-        self.lock = threading.Lock()
-        self.reset(document={"keys": []})
-
-    def reset(self, *, document: dict[str, Any]) -> None:
-        self.document, self.hits, self.status, self.delay = document, 0, 200, 0.0
-        self.body: bytes | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/us-east-1_TESTPOOL/.well-known/jwks.json"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that timed out and hung up
 
 
 @dataclass
@@ -155,13 +106,8 @@ def keys() -> Keys:
 
 @pytest.fixture(scope="module")
 def jwks_server() -> Iterator[JwksServer]:
-    server = JwksServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_jwks() as server:
+        yield server
 
 
 @dataclass
@@ -192,10 +138,11 @@ async def env(jwks_server: JwksServer, keys: Keys) -> AsyncIterator[Env]:
         yield Env(verifier=verifier, jwks=jwks, server=jwks_server, clock=clock, keys=keys)
 
 
-async def refused(verifier: CognitoJwtVerifier, token: str) -> Unauthenticated:
+async def refused(verifier: CognitoJwtVerifier, token: str, *, reason: str) -> Unauthenticated:
     with pytest.raises(Unauthenticated) as caught:
         await verifier.verify(token)
     assert caught.value.code is ErrorCode.UNAUTHENTICATED
+    assert caught.value.message == reason
     return caught.value
 
 
@@ -260,8 +207,7 @@ FORGERIES: dict[str, tuple[Callable[[Keys], str], str]] = {
 async def test_bad_tokens_are_unauthenticated(case: str, env: Env) -> None:
     make, message = FORGERIES[case]
     token = make(env.keys)
-    error = await refused(env.verifier, token)
-    assert error.message == message
+    error = await refused(env.verifier, token, reason=message)
     assert not isinstance(error.__cause__, Unauthenticated)
     if token:
         assert token not in str(error) and "asha" not in str(error)
@@ -292,11 +238,11 @@ async def test_key_rotation_is_picked_up_after_the_floor(env: Env) -> None:
     old, new = sign(claims(), key=env.keys.a), sign(claims(), key=env.keys.b, kid="kid-b")
     await env.verifier.verify(old)
     env.server.document = {"keys": [jwk(env.keys.b, "kid-b")]}  # rotated; kid-a dropped
-    assert (await refused(env.verifier, new)).message == "unknown signing key"
+    await refused(env.verifier, new, reason="unknown signing key")
     env.clock.now += FLOOR
     assert (await env.verifier.verify(new)).subject == "sub-asha"
     assert env.fetches == (2, 2)
-    assert (await refused(env.verifier, old)).message == "unknown signing key"
+    await refused(env.verifier, old, reason="unknown signing key")
 
 
 async def test_keys_are_refetched_after_the_ttl(env: Env) -> None:
@@ -315,8 +261,11 @@ async def test_last_good_keys_carry_over_a_failed_refresh(env: Env) -> None:
     assert (await env.verifier.verify(token)).subject  # served from the last good keys
     assert (await env.verifier.verify(token)).subject  # and within the floor, no new request
     assert env.fetches == (2, 2)
+    # a kid never seen, within the floor and with the endpoint failing: no keys to judge by
     unknown = sign(claims(), key=env.keys.b, kid="kid-never-seen")
-    await refused(env.verifier, unknown)
+    error = await refused(env.verifier, unknown, reason="signing keys unavailable")
+    assert isinstance(error.__cause__, JwksUnavailable)
+    assert env.fetches == (2, 2)
 
 
 JWKS_FAILURES: dict[str, tuple[int, bytes | None, float]] = {
@@ -331,10 +280,10 @@ JWKS_FAILURES: dict[str, tuple[int, bytes | None, float]] = {
 async def test_jwks_failures_are_typed_and_floored(env: Env, reason: str) -> None:
     env.server.status, env.server.body, env.server.delay = JWKS_FAILURES[reason]
     token = sign(claims(), key=env.keys.a)
-    error = await refused(env.verifier, token)
-    assert error.message == "signing keys unavailable"
+    error = await refused(env.verifier, token, reason="signing keys unavailable")
     assert isinstance(error.__cause__, JwksUnavailable) and reason in str(error.__cause__)
-    with pytest.raises(JwksUnavailable):  # within the floor: fails fast, no new request
+    # within the floor: fails fast, no new request
+    with pytest.raises(JwksUnavailable, match="waiting before the next attempt"):
         await env.jwks.get_signing_key(kid="kid-a")
     assert env.fetches == (1, 1)
     env.server.status, env.server.body, env.server.delay = 200, None, 0.0
@@ -353,21 +302,23 @@ def test_parse_jwks_keeps_only_public_rs256_signing_keys(keys: Keys) -> None:
     private = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys.b)), "kid": "priv"}
     bad = [{**good, "use": "enc"}, {**good, "alg": "HS256"}, {**good, "kid": ""}, private, "junk"]
     assert set(parse_jwks({"keys": [good, *bad]})) == {"ok"}
-    with pytest.raises(JwksUnavailable):
+    with pytest.raises(JwksUnavailable, match=r"^JWKS document has no 'keys' list$"):
         parse_jwks({"keys": "nope"})
-    with pytest.raises(JwksError):
+    with pytest.raises(JwksError, match=r"^JWKS document has no 'keys' list$"):
         parse_jwks([])
+    with pytest.raises(JwksUnavailable, match=r"^JWKS document has no usable RS256 key$"):
+        parse_jwks({"keys": bad})
 
 
 def test_authorize_maps_roles_to_errors() -> None:
     customer = Principal(subject="s", username="u")
     admin = Principal(subject="a", username="a", groups=frozenset({"admin", "ops"}))
     assert authorize(customer) is customer and authorize(admin, role=Role.ADMIN) is admin
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=r"^requires role ADMIN$"):
         authorize(customer, role=Role.ADMIN)
-    with pytest.raises(Unauthenticated, match="authentication required"):
+    with pytest.raises(Unauthenticated, match=r"^authentication required$"):
         authorize(None)
-    with pytest.raises(Unauthenticated, match="token expired"):
+    with pytest.raises(Unauthenticated, match=r"^token expired$"):
         authorize(None, auth_error=Unauthenticated("token expired"))
 
 

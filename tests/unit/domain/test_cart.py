@@ -6,9 +6,10 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from domain import cart as rules
@@ -338,55 +339,121 @@ def test_view_of_an_unknown_code_keeps_it_with_not_found() -> None:
 
 
 # -- invariants under any sequence of changes ----------------------------------------------------
+#
+# A model of the cart predicts, for every step, either the refusal (code and field) or the exact
+# next cart (lines in order, with their ids and quantities). Nothing is caught blindly: a refusal
+# the model did not predict, or one with another code, fails the test.
 
-NAMES = [f"p{i}" for i in range(6)]
-PROPERTY_SHOP = catalog(*(product(name, stock=150) for name in NAMES))
+STOCKS = {"p0": 150, "p1": 150, "p2": 150, "p3": 60, "p4": 5, "p5": 0}
+NAMES = [*STOCKS, "gone", "ghost"]  # gone: inactive; ghost: not in the catalog at all
+PROPERTY_SHOP = catalog(
+    *(product(name, stock=stock) for name, stock in STOCKS.items()),
+    product("gone", active=False),
+)
+quantities = st.one_of(st.integers(-2, 8), st.integers(-2, 120))  # small ones meet stock 5
+targets = st.one_of(st.integers(0, 2), st.integers(0, 9))  # mostly a line the cart holds
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("add"), st.sampled_from(NAMES), st.integers(-2, 120)),
-        st.tuples(st.just("update"), st.integers(0, 7), st.integers(-2, 120)),
-        st.tuples(st.just("remove"), st.integers(0, 7), st.just(0)),
+        st.tuples(st.just("add"), st.sampled_from(NAMES), quantities),
+        st.tuples(st.just("update"), targets, quantities),
+        st.tuples(st.just("remove"), targets, st.just(0)),
     ),
     max_size=30,
 )
+Refusal = tuple[ErrorCode, list[str]]
+ModelLine = tuple[str, str, int]  # line id, product id, quantity
 
 
-@settings(max_examples=200, deadline=None)
+def _quantity_refusal(quantity: int) -> Refusal | None:
+    if 1 <= quantity <= 100:
+        return None
+    return ErrorCode.QUANTITY_LIMIT, ["lines", "0", "quantity"]
+
+
+def model_add(lines: list[ModelLine], name: str, quantity: int, next_id: str) -> Refusal | None:
+    """Apply one LineAdd to ``lines`` in place, or say why it must be refused."""
+    if refusal := _quantity_refusal(quantity):
+        return refusal
+    if name not in STOCKS:
+        return ErrorCode.PRODUCT_NOT_FOUND, ["lines", "0", "productId"]
+    position = next((i for i, line in enumerate(lines) if line[1] == pid(name)), None)
+    merged = quantity + (lines[position][2] if position is not None else 0)
+    if merged > 100:
+        return ErrorCode.QUANTITY_LIMIT, ["lines", "0", "quantity"]
+    if merged > STOCKS[name]:
+        return ErrorCode.OUT_OF_STOCK, ["lines", "0", "quantity"]
+    if position is None:
+        lines.append((next_id, pid(name), quantity))
+    else:
+        lines[position] = (lines[position][0], pid(name), merged)
+    return None
+
+
+def model_update(lines: list[ModelLine], line_id: str, quantity: int) -> Refusal | None:
+    position = next((i for i, line in enumerate(lines) if line[0] == line_id), None)
+    if position is None:
+        return ErrorCode.LINE_NOT_FOUND, ["lines", "0", "lineId"]
+    if quantity == 0:
+        del lines[position]
+        return None
+    if refusal := _quantity_refusal(quantity):
+        return refusal
+    _, product_id, _ = lines[position]
+    stock = next(s for n, s in STOCKS.items() if pid(n) == product_id)
+    if quantity > stock:
+        return ErrorCode.OUT_OF_STOCK, ["lines", "0", "quantity"]
+    lines[position] = (line_id, product_id, quantity)
+    return None
+
+
+def model_remove(lines: list[ModelLine], line_id: str) -> Refusal | None:
+    if all(line[0] != line_id for line in lines):
+        return ErrorCode.LINE_NOT_FOUND, ["lineIds", "0"]
+    lines[:] = [line for line in lines if line[0] != line_id]
+    return None
+
+
+@settings(max_examples=300, deadline=None)
 @given(steps)
-def test_any_sequence_keeps_the_cart_valid(sequence: list[tuple[str, object, int]]) -> None:
+def test_any_sequence_matches_the_model(sequence: list[tuple[str, object, int]]) -> None:
     cart = empty()
-    first_added: list[str] = []
+    model: list[ModelLine] = []
+    removed: list[str] = []  # ids of lines the cart held once: well-formed, no longer found
+    issued = 0  # line ids taken from new_id so far
     new_id = ids()
     for action, target, quantity in sequence:
-        try:
-            if action == "add":
-                assert isinstance(target, str)
-                after = rules.add_lines(
-                    cart,
-                    [LineAdd(product_id=pid(target), quantity=quantity)],
-                    products=PROPERTY_SHOP,
-                    new_id=new_id,
-                )
+        expected = list(model)
+        change: Callable[[], Cart]
+        if action == "add":
+            assert isinstance(target, str)
+            refusal = model_add(expected, target, quantity, str(uuid.UUID(int=issued + 1)))
+            additions = [LineAdd(product_id=pid(target), quantity=quantity)]
+            change = partial(
+                rules.add_lines, cart, additions, products=PROPERTY_SHOP, new_id=new_id
+            )
+        else:
+            assert isinstance(target, int)
+            known = [line[0] for line in model] + removed
+            line_id = known[target] if target < len(known) else "missing"
+            if action == "update":
+                refusal = model_update(expected, line_id, quantity)
+                updates = [LineUpdate(line_id=line_id, quantity=quantity)]
+                change = partial(rules.update_lines, cart, updates, products=PROPERTY_SHOP)
             else:
-                assert isinstance(target, int)
-                line_id = cart.lines[target].id if target < len(cart.lines) else "missing"
-                after = (
-                    rules.update_lines(
-                        cart,
-                        [LineUpdate(line_id=line_id, quantity=quantity)],
-                        products=PROPERTY_SHOP,
-                    )
-                    if action == "update"
-                    else rules.remove_lines(cart, [line_id])
-                )
-        except DomainError:
+                refusal = model_remove(expected, line_id)
+                change = partial(rules.remove_lines, cart, [line_id])
+        event(f"{action}: {refusal[0].value if refusal else 'accepted'}")
+        if refusal is not None:
+            err = error(change)
+            assert (err.code, err.field) == refusal, (action, target, quantity)
             continue
-        for line in after.lines:
-            if cart.line_for_product(line.product_id) is None:
-                first_added = [p for p in first_added if p != line.product_id]
-                first_added.append(line.product_id)
-        cart = after
+        after = change()  # the model accepts this step: any DomainError fails the test
+        assert [(line.id, line.product_id, line.quantity) for line in after.lines] == expected
+        assert (after.version, after.coupon_code) == (cart.version, cart.coupon_code)
+        before_ids, after_ids = [line[0] for line in model], [line[0] for line in expected]
+        issued += len(set(after_ids) - set(before_ids))
+        removed += [line_id for line_id in before_ids if line_id not in after_ids]
+        model, cart = expected, after
         products = [line.product_id for line in cart.lines]
         assert len(set(products)) == len(products) <= 50
         assert all(1 <= line.quantity <= 100 for line in cart.lines)
-        assert products == [p for p in first_added if p in products]

@@ -244,7 +244,19 @@ def test_split_proportionally_examples(
     assert split_proportionally(amount=amount, weights=weights) == expected
 
 
-@pytest.mark.parametrize(("amount", "weights"), [(-1, [1]), (1, [0, 0]), (1, []), (1, [2, -1])])
-def test_split_proportionally_rejects(amount: int, weights: list[int]) -> None:
-    with pytest.raises(ValueError):
+ZERO_WEIGHT = "cannot split a positive amount over zero total weight"
+
+
+@pytest.mark.parametrize(
+    ("amount", "weights", "reason"),
+    [
+        (-1, [1], "amount must not be negative"),
+        (1, [0, 0], ZERO_WEIGHT),
+        (1, [], ZERO_WEIGHT),
+        (1, [2, -1], "weights must not be negative"),
+    ],
+)
+def test_split_proportionally_rejects(amount: int, weights: list[int], reason: str) -> None:
+    with pytest.raises(ValueError) as caught:
         split_proportionally(amount=amount, weights=weights)
+    assert str(caught.value) == reason
