@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 import razorpay
@@ -47,15 +48,28 @@ def test_non_json_error_body(rzp: razorpay.Client, control: SandboxControl) -> N
         rzp.order.create(ORDER, timeout=SDK_TIMEOUT)
 
 
+SLOW = 1.0  # real seconds the sandbox dawdles; the clients below wait 5× longer or 5× shorter
+
+
+def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None:
+    """Poll until ``check()`` holds; ``within`` only bounds the wait, it is not a measurement."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.02)
+
+
 def test_slow_answer(rzp: razorpay.Client, control: SandboxControl) -> None:
-    control.set_faults({"type": "slow", "delay": 0.3, "path": "/v1/orders", "count": 2})
-    started = time.perf_counter()
-    rzp.order.create(ORDER, timeout=SDK_TIMEOUT)
-    assert time.perf_counter() - started >= 0.3
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        rzp.order.create(ORDER, timeout=0.1)
-    time.sleep(0.3)  # the slow request still completes on the server
-    assert rzp.order.all({"receipt": "ps_fault"}, timeout=SDK_TIMEOUT)["count"] == 2
+    control.set_faults(
+        {"type": "slow", "delay": SLOW, "path": "/v1/orders", "method": "POST", "count": 2}
+    )
+    patient = rzp.order.create(ORDER, timeout=SLOW * 5)  # waits it out and gets the answer
+    assert patient["receipt"] == "ps_fault"
+    with pytest.raises(requests.exceptions.ReadTimeout):  # gives up before the answer
+        rzp.order.create(ORDER, timeout=SLOW / 5)
+    assert control.config()["faults"] == []  # both calls were slowed
+    # the request the impatient client gave up on still completes on the server
+    eventually(lambda: rzp.order.all({"receipt": "ps_fault"}, timeout=SDK_TIMEOUT)["count"] == 2)
 
 
 def test_timeout_loses_the_request(rzp: razorpay.Client, control: SandboxControl) -> None:

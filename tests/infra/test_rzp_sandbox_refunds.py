@@ -90,23 +90,46 @@ def test_idempotency_header(rzp: razorpay.Client, control: SandboxControl) -> No
         refund(rzp, payment_id, amount=5_000, key="short")
 
 
+# A pending refund settles refund_processing_delay sandbox seconds after it is made: 5 ms on this
+# suite's clock, too short to observe. Tests that look at the pending state make it last a day
+# (86.4 s here) and end it by hand; tests of the sandbox settling it by itself look only at the
+# answer to the create (taken when it was made) and, after flush(), at the settled state.
+A_DAY = 86_400
+
+
 def test_pending_refund_processes_later(rzp: razorpay.Client, control: SandboxControl) -> None:
     control.configure(refund_outcome="pending")
     payment_id = captured_payment(rzp, control)
     created = refund(rzp, payment_id, amount=10_000)
     assert created["status"] == "pending" and created["speed_processed"] is None
-    control.flush()  # 5 sandbox seconds = 5 ms
+    control.flush()  # waits for the refund to settle as well as for the webhooks
     assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "processed"
     events = [d["event"] for d in control.webhooks()]
     assert events[-2:] == ["refund.created", "refund.processed"]
 
 
+def test_a_pending_refund_holds_the_amount(rzp: razorpay.Client, control: SandboxControl) -> None:
+    control.configure(refund_outcome="pending", refund_processing_delay=A_DAY)
+    payment_id = captured_payment(rzp, control)
+    created = refund(rzp, payment_id, amount=10_000)
+    assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "pending"
+    payment = rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)
+    assert (payment["status"], payment["amount_refunded"]) == ("captured", 10_000)
+    assert not control.webhooks(event="refund.processed")
+    control.settle_refund(str(created["id"]), outcome="processed")
+    assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "processed"
+    assert rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)["amount_refunded"] == 10_000
+
+
 def test_failed_refund_gives_the_amount_back(rzp: razorpay.Client, control: SandboxControl) -> None:
-    control.configure(refund_outcome="failed")
+    control.configure(refund_outcome="failed", refund_processing_delay=A_DAY)
     payment_id = captured_payment(rzp, control)
     created = refund(rzp, payment_id)
-    assert rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)["status"] == "refunded"
-    control.flush()
+    # while it is pending the whole amount is held: the payment reads refunded
+    assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "pending"
+    payment = rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)
+    assert (payment["status"], payment["amount_refunded"]) == ("refunded", AMOUNT)
+    control.settle_refund(str(created["id"]), outcome="failed")
     assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "failed"
     payment = rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)
     assert (payment["status"], payment["amount_refunded"], payment["refund_status"]) == (
@@ -114,6 +137,18 @@ def test_failed_refund_gives_the_amount_back(rzp: razorpay.Client, control: Sand
         0,
         None,
     )
+    assert [d["event"] for d in control.webhooks()][-2:] == ["refund.created", "refund.failed"]
+
+
+def test_a_refund_fails_by_itself(rzp: razorpay.Client, control: SandboxControl) -> None:
+    control.configure(refund_outcome="failed")  # settles 5 sandbox seconds later
+    payment_id = captured_payment(rzp, control)
+    created = refund(rzp, payment_id)
+    assert created["status"] == "pending"
+    control.flush()
+    assert rzp.refund.fetch(created["id"], timeout=SDK_TIMEOUT)["status"] == "failed"
+    payment = rzp.payment.fetch(payment_id, timeout=SDK_TIMEOUT)
+    assert (payment["status"], payment["amount_refunded"]) == ("captured", 0)
     assert control.webhooks(event="refund.failed")
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+import requests
 
 from datasources.razorpay.gateway import RazorpayGateway
 from domain.gateway import PaymentGatewayError, PaymentGatewayRejected
@@ -92,18 +91,46 @@ async def test_validation_errors_and_bad_credentials_are_rejections(
         await wrong.fetch_order("order_DoesNotExist01")
 
 
-async def test_5xx_junk_and_timeouts_are_gateway_errors(
+async def test_5xx_and_junk_are_gateway_errors(
     gateway: RazorpayGateway, sandbox: SandboxControl
 ) -> None:
     sandbox.set_faults({"type": "error", "status": 502, "code": "GATEWAY_ERROR", "count": 1})
-    with pytest.raises(PaymentGatewayError) as server_error:
+    with pytest.raises(PaymentGatewayError, match=r"^order create: gateway error") as server_error:
         await gateway.create_order(amount=10_000, currency="INR", receipt="a", notes={})
     assert not isinstance(server_error.value, PaymentGatewayRejected)
     sandbox.set_faults({"type": "error", "status": 500, "body": "<html>oops</html>", "count": 1})
-    with pytest.raises(PaymentGatewayError):
+    with pytest.raises(PaymentGatewayError) as junk:
         await gateway.create_order(amount=10_000, currency="INR", receipt="b", notes={})
-    sandbox.set_faults({"type": "timeout", "delay": 5, "count": 1})
-    started = time.monotonic()
-    with pytest.raises(PaymentGatewayError, match="timed out"):
-        await gateway.create_order(amount=10_000, currency="INR", receipt="c", notes={})
-    assert time.monotonic() - started < 4.5  # the client's 2 s timeout, not the server's 5 s
+    assert not isinstance(junk.value, PaymentGatewayRejected)
+    assert await gateway.orders_by_receipt("a") == [] == await gateway.orders_by_receipt("b")
+
+
+# The sandbox holds a "timeout" request for HUNG real seconds and then answers 504: a client that
+# waited for the server would get that 504 (a gateway error), so "timed out" shows that the
+# client gave up on its own (2 s) and what the sandbox holds shows what became of the request.
+HUNG = 5
+
+
+async def test_a_hung_request_times_out_on_the_client_and_creates_nothing(
+    gateway: RazorpayGateway, sandbox: SandboxControl
+) -> None:
+    sandbox.set_faults({"type": "timeout", "delay": HUNG, "count": 1})
+    with pytest.raises(PaymentGatewayError) as timed_out:
+        await gateway.create_order(amount=10_000, currency="INR", receipt="hung", notes={})
+    assert str(timed_out.value) == "order create: timed out after 2.0 s"
+    assert isinstance(timed_out.value.__cause__, requests.Timeout)
+    assert not isinstance(timed_out.value, PaymentGatewayRejected)
+    assert sandbox.config()["faults"] == []  # the one hung call used the fault up
+    assert await gateway.orders_by_receipt("hung") == []  # never applied
+
+
+async def test_a_lost_answer_times_out_but_the_order_exists(
+    gateway: RazorpayGateway, sandbox: SandboxControl
+) -> None:
+    sandbox.set_faults({"type": "timeout", "delay": HUNG, "process": True, "count": 1})
+    with pytest.raises(PaymentGatewayError) as timed_out:
+        await gateway.create_order(amount=10_000, currency="INR", receipt="lost", notes={})
+    assert str(timed_out.value) == "order create: timed out after 2.0 s"
+    assert isinstance(timed_out.value.__cause__, requests.Timeout)
+    [order] = await gateway.orders_by_receipt("lost")  # applied: its answer was what got lost
+    assert (order.amount, order.status, order.receipt) == (10_000, "created", "lost")
