@@ -1,0 +1,221 @@
+"""Settings (``app/settings.py``) and what the app does with them in production.
+
+What the code has today for production: ``environment`` is validated (local, test or
+production) and read from ``ENVIRONMENT``; the SAM template sets ``ENVIRONMENT=production`` and
+``GRAPHIQL_ENABLED=false``, and ``graphiql_enabled=False`` takes the IDE page and its assets
+off the app while GraphQL itself still answers (POST, and queries over GET). Without
+``aws_endpoint_url`` every AWS client and the Cognito JWKS point at real AWS. Secrets never
+show in a repr or a dump. No other behaviour depends on ``environment`` (the rules of
+API.md "Protection" for production are another issue's), so none is asserted here.
+
+No I/O: settings are built directly (or from a patched environment) and the app is driven
+in-process; ``{ __typename }`` needs no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from app.container import Container
+from app.main import GRAPHIQL_STATIC_URL, create_app
+from app.settings import Settings, get_settings
+from tests.support.cfn import load_template
+
+SECRETS = {
+    "razorpay_key_secret": "key-secret-3f9a1c",
+    "razorpay_webhook_secret": "webhook-secret-77b2e0",
+    "razorpay_webhook_previous_secret": "old-webhook-secret-0d4e5a",
+}
+
+
+@pytest.fixture
+def fresh_get_settings() -> Iterator[None]:
+    """get_settings() caches one Settings a process: start empty, leave nothing behind."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def production(tmp_path: Path, **changes: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "production",
+        "graphiql_enabled": False,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/never-opened.db",
+        "redis_url": None,
+        "aws_endpoint_url": None,
+        "cognito_user_pool_id": None,
+    }
+    return Settings(**(values | changes))  # type: ignore[arg-type]
+
+
+# --- environment -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["local", "test", "production"])
+def test_the_three_environments_are_accepted(environment: str) -> None:
+    assert Settings(environment=environment).environment == environment
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod", "PRODUCTION", "", "development"])
+def test_any_other_environment_is_refused(environment: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(environment=environment)
+    assert [error["loc"] for error in caught.value.errors()] == [("environment",)]
+
+
+def test_the_default_environment_is_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    assert Settings().environment == "local"
+
+
+def test_production_is_read_from_the_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("GRAPHIQL_ENABLED", "false")
+    settings = Settings()
+    assert settings.environment == "production"
+    assert settings.graphiql_enabled is False
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_the_templates_lambda_environment_is_production_without_graphiql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert (env["ENVIRONMENT"], env["GRAPHIQL_ENABLED"]) == ("production", "false")
+    for name in ("ENVIRONMENT", "GRAPHIQL_ENABLED"):
+        monkeypatch.setenv(name, env[name])
+    settings = Settings()
+    assert (settings.environment, settings.graphiql_enabled) == ("production", False)
+
+
+def test_get_settings_reads_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch, fresh_get_settings: None
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    first = get_settings()
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    assert get_settings() is first  # one validated object a process (a warm Lambda)
+    assert first.environment == "production"
+
+
+def test_settings_are_frozen_and_ignore_unknown_names() -> None:
+    settings = Settings(environment="production", not_a_setting="x")
+    assert not hasattr(settings, "not_a_setting")
+    with pytest.raises(ValidationError):
+        settings.environment = "local"  # type: ignore[misc]
+
+
+# --- GraphiQL ----------------------------------------------------------------------------------
+
+
+async def answers(settings: Settings) -> dict[str, httpx.Response]:
+    container = Container(settings)
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return {
+                "ide": await http.get("/graphql", headers={"accept": "text/html"}),
+                "asset": await http.get(f"{GRAPHIQL_STATIC_URL}/index.html"),
+                "post": await http.post("/graphql", json={"query": "{ __typename }"}),
+                "get": await http.get(
+                    "/graphql",
+                    params={"query": "{ __typename }"},
+                    headers={"accept": "application/json"},
+                ),
+            }
+    finally:
+        await container.aclose()
+
+
+async def test_graphiql_off_leaves_no_ide_and_no_assets_but_graphql_answers(
+    tmp_path: Path,
+) -> None:
+    got = await answers(production(tmp_path))
+    assert got["ide"].status_code == 404
+    assert "text/html" not in got["ide"].headers["content-type"]
+    assert "graphiql" not in got["ide"].text.lower()
+    assert got["ide"].json()["extensions"]["requestId"]  # a JSON error, like every answer
+    assert got["asset"].status_code == 404
+    for way in ("post", "get"):
+        assert got[way].status_code == 200, got[way].text
+        assert got[way].json()["data"] == {"__typename": "Query"}, way
+
+
+async def test_graphiql_enabled_explicitly_is_served_in_production(tmp_path: Path) -> None:
+    got = await answers(production(tmp_path, graphiql_enabled=True))
+    assert got["ide"].status_code == 200
+    assert got["ide"].headers["content-type"].startswith("text/html")
+    assert f"{GRAPHIQL_STATIC_URL}/" in got["ide"].text  # its assets come from the app
+    assert got["asset"].status_code == 200
+    assert got["post"].json()["data"] == {"__typename": "Query"}
+
+
+# --- real AWS or the emulator ------------------------------------------------------------------
+
+
+def test_without_an_endpoint_clients_and_keys_are_real_aws(tmp_path: Path) -> None:
+    settings = production(tmp_path, cognito_user_pool_id="ap-south-1_AbC123xyz")
+    issuer = "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_AbC123xyz"
+    assert settings.issuer == issuer
+    assert settings.jwks_url == f"{issuer}/.well-known/jwks.json"
+    container = Container(settings)
+    assert container.aws.endpoint_url is None  # aioboto3's own endpoints: real AWS
+    assert container.aws.region == "ap-south-1"
+
+
+def test_with_the_emulator_only_the_jwks_moves_the_issuer_stays_aws() -> None:
+    settings = Settings(
+        cognito_user_pool_id="eu-west-1_Pool0001",
+        aws_region="ap-south-1",
+        aws_endpoint_url="http://127.0.0.1:4566/",
+    )
+    # the pool id names its region; the emulator's tokens carry the real AWS issuer too
+    assert settings.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool0001"
+    assert settings.jwks_url == "http://127.0.0.1:4566/eu-west-1_Pool0001/.well-known/jwks.json"
+    assert Container(settings).aws.endpoint_url == "http://127.0.0.1:4566/"
+
+
+def test_explicit_issuer_and_jwks_win_and_no_pool_means_no_sign_in() -> None:
+    explicit = Settings(
+        cognito_user_pool_id="ap-south-1_Pool",
+        cognito_issuer="https://issuer.example/pool",
+        cognito_jwks_url="https://keys.example/jwks.json",
+    )
+    assert (explicit.issuer, explicit.jwks_url) == (
+        "https://issuer.example/pool",
+        "https://keys.example/jwks.json",
+    )
+    nothing = Settings(cognito_user_pool_id=None)
+    assert (nothing.issuer, nothing.jwks_url) == (None, None)
+    assert Settings(cognito_client_ids=" a1, ,b2 ,").client_ids == ["a1", "b2"]
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def test_secrets_never_show_in_a_repr_or_a_dump(tmp_path: Path) -> None:
+    settings = production(tmp_path, **SECRETS)
+    shown = [repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())]
+    for name, secret in SECRETS.items():
+        assert getattr(settings, name).get_secret_value() == secret
+        for text in shown:
+            assert secret not in text, name
+
+
+def test_secrets_from_the_environment_are_kept_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, secret in SECRETS.items():
+        monkeypatch.setenv(name.upper(), secret)
+    settings = Settings(environment="production")
+    for name, secret in SECRETS.items():
+        assert getattr(settings, name).get_secret_value() == secret
+        assert secret not in repr(settings)
