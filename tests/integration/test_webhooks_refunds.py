@@ -20,15 +20,12 @@ from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.payments import expire_due
 from tests.conftest import RAZORPAY_KEY_SECRET, GraphQLClient
+from tests.support.payments_flow import REFUND, ask_refund
 from tests.support.shop import GET, create_session, data, fill_cart, verify
 from tests.support.stack import Stack
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]
-REFUND = """mutation($input: RefundCreateInput!) { refundCreate(input: $input) {
-  refund { id amount { amount } status razorpayRefundId }
-  paymentSession { id status refundedAmount { amount } refunds { amount { amount } status } }
-  errors { code field message } } }"""
 
 
 @pytest.fixture
@@ -51,16 +48,6 @@ async def paid_on_sandbox(
         razorpay_sandbox.base_url, f"payments/{paid['razorpay_payment_id']}"
     )
     return session, payment
-
-
-async def ask_refund(
-    gql: GraphQLClient, admin: Headers, session_id: str, key: str, amount: int | None = None
-) -> Any:
-    """refundCreate as an admin would call it; answers the payload."""
-    refund_input: dict[str, Any] = {"paymentSessionId": session_id, "idempotencyKey": key}
-    if amount is not None:
-        refund_input["amount"] = amount
-    return (await data(gql, REFUND, admin, input=refund_input))["refundCreate"]
 
 
 async def captured_session(

@@ -19,7 +19,7 @@ async def sandbox_entity(base_url: str, path: str) -> dict[str, Any]:
     return entity
 
 
-def event_body(name: str, **entities: dict[str, Any]) -> bytes:
+def event_body(name: str, *, created_at: int | None = None, **entities: dict[str, Any]) -> bytes:
     return json.dumps(
         {
             "entity": "event",
@@ -27,7 +27,7 @@ def event_body(name: str, **entities: dict[str, Any]) -> bytes:
             "event": name,
             "contains": list(entities),
             "payload": {kind: {"entity": entity} for kind, entity in entities.items()},
-            "created_at": int(time.time()),
+            "created_at": int(time.time()) if created_at is None else created_at,
         }
     ).encode()
 

@@ -7,7 +7,6 @@ routing of each event to the payment and refund use cases, down to the stored se
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -31,6 +30,7 @@ from tests.support.payment_fakes import (
     payment_deps,
     payment_session,
 )
+from tests.support.webhooks import event_body
 
 S = PaymentStatus
 NOW = FixedClock().at
@@ -78,16 +78,7 @@ def refund_entity(**changes: Any) -> dict[str, Any]:
 
 
 def body_of(name: str, **entities: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "entity": "event",
-            "account_id": "acc_TestAccount001",
-            "event": name,
-            "contains": list(entities),
-            "payload": {kind: {"entity": entity} for kind, entity in entities.items()},
-            "created_at": 1_736_942_100,
-        }
-    ).encode()
+    return event_body(name, created_at=1_736_942_100, **entities)
 
 
 CAPTURED = body_of("payment.captured", payment=payment_entity())
