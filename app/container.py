@@ -17,7 +17,6 @@ from auth.backend import TokenVerifier
 from auth.jwks import JwksClient
 from auth.verifier import CognitoJwtVerifier
 from datasources.aws import AwsClients
-from datasources.dynamodb.ledger import DynamoWebhookEventLedger
 from datasources.dynamodb.sales import DynamoSalesCounters
 from datasources.dynamodb.timeline import DynamoPaymentTimeline
 from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
@@ -135,6 +134,7 @@ class Container:
             currency=s.currency,
             ttl_minutes=s.payment_session_ttl_minutes,
             order_wait_seconds=s.razorpay_timeout_seconds + 5,
+            inline_dispatch_seconds=s.webhook_inline_dispatch_seconds,
             webhook_secrets=tuple(
                 secret.get_secret_value()
                 for secret in (s.razorpay_webhook_secret, s.razorpay_webhook_previous_secret)
@@ -168,9 +168,6 @@ class Container:
             outbox=SqlOutbox(self.sessions),
             notifier=self.notifier,
             sales=DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table),
-            webhook_ledger=DynamoWebhookEventLedger(
-                clients=self.aws, table_name=self.settings.dynamodb_table
-            ),
             max_page_size=self.settings.max_page_size,
         )
 

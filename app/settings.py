@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # AWS: the endpoint points every client at the local emulator; None = real AWS.
     aws_region: str = "ap-south-1"
     aws_endpoint_url: str | None = None
-    dynamodb_table: str = "storefront-payments"  # timeline, webhook ledger, sales counters
+    dynamodb_table: str = "storefront-payments"  # timeline, sales counters
     sns_customer_topic_arn: str = ""
     sns_admin_topic_arn: str = ""
 
@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     storefront_success_url: str = "http://127.0.0.1:8000/static/checkout/success.html"
     storefront_failure_url: str = "http://127.0.0.1:8000/static/checkout/failure.html"
     payment_session_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # a webhook (or verify) carries out its own outbox effects for at most this long before it
+    # answers; whatever is left (a slow Razorpay read-back) is done by the dispatcher job
+    webhook_inline_dispatch_seconds: float = Field(default=0.5, ge=0, le=25)
     currency: str = "INR"
 
     # GraphQL

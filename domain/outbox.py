@@ -1,38 +1,70 @@
-"""What a payment state change must tell the world, decided purely and written to the
-transactional outbox in the same database transaction as the change itself.
+"""The transactional outbox's messages: each outbox effect of a payment decision
+(``domain.effects``) as a row written in the same transaction as the state change, and back.
 
-Kinds: customer and admin notifications (SNS) and sales-counter updates (DynamoDB). Each
-message has a ``dedupe_key``: enqueueing the same key twice keeps one message, and the sales
-counters count each key once, so a redelivered webhook never counts or notifies twice.
+A message has a ``dedupe_key`` (the effect's ``key``): enqueueing the same key twice keeps one
+message, so an event applied twice never notifies, counts or refunds twice. The dispatcher
+(``resolvers.outbox``) carries messages out with retries and exponential backoff; a message
+that fails ``max_attempts`` times is parked (the dead letter) until an operator requeues it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any, Final
 
-from domain.money import format_inr
-from domain.payment_session import PaymentSession
-from domain.payments import PAID_STATUSES, merchant_date
+from domain.effects import (
+    Capture,
+    Count,
+    CountKind,
+    Notify,
+    OutboxEffect,
+    RequestRefund,
+    SyncPayment,
+    Timeline,
+)
+from domain.payment_ports import NotificationTopic
 
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS: Final = 20
+
+Payload = Mapping[str, str | int | None]
 
 
 class OutboxKind(StrEnum):
-    NOTIFY_CUSTOMER = "notify.customer"
-    NOTIFY_ADMIN = "notify.admin"
-    SALES_PAID = "sales.paid"
-    SALES_FAILED = "sales.failed"
-    SALES_REFUND = "sales.refund"
+    NOTIFY = "notify"
+    COUNT = "count"
+    TIMELINE = "timeline"
+    CAPTURE = "capture"
+    REFUND = "refund"
+    SYNC = "sync"
+
+
+_CLASSES: Final[dict[OutboxKind, type[Any]]] = {
+    OutboxKind.NOTIFY: Notify,
+    OutboxKind.COUNT: Count,
+    OutboxKind.TIMELINE: Timeline,
+    OutboxKind.CAPTURE: Capture,
+    OutboxKind.REFUND: RequestRefund,
+    OutboxKind.SYNC: SyncPayment,
+}
+_KINDS: Final = {cls: kind for kind, cls in _CLASSES.items()}
+_PARSERS: Final[dict[Any, Any]] = {
+    date: date.fromisoformat,
+    datetime: datetime.fromisoformat,
+    NotificationTopic: NotificationTopic,
+    CountKind: CountKind,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
     kind: OutboxKind
     dedupe_key: str
-    payload: Mapping[str, str | int] = field(default_factory=dict)
+    payload: Payload = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,7 +72,7 @@ class PendingMessage:
     id: str
     kind: OutboxKind
     dedupe_key: str
-    payload: Mapping[str, str | int]
+    payload: Payload
     attempts: int
 
 
@@ -49,107 +81,35 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts, 1), 600))
 
 
-def _notify(
-    kind: OutboxKind, key: str, subject: str, message: str, session: PaymentSession
-) -> OutboxMessage:
-    return OutboxMessage(
-        kind=kind,
-        dedupe_key=key,
-        payload={
-            "subject": subject,
-            "message": message,
-            "session_id": session.id,
-            "customer_id": session.customer_id,
-            "email": session.customer_email or "",
-        },
-    )
+def _plain(value: object) -> str | int | None:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if value is None or isinstance(value, str | int):
+        return value
+    raise TypeError(f"{type(value).__name__} cannot go into an outbox payload")
 
 
-def on_paid(session: PaymentSession, *, at: datetime) -> list[OutboxMessage]:
-    amount = format_inr(session.captured_amount or session.amount)
-    short = session.id[:8]
-    return [
-        _notify(
-            OutboxKind.NOTIFY_CUSTOMER,
-            f"paid:{session.id}:customer",
-            f"Payment received for order {short}",
-            f"We received {amount} for order {short}. Thank you!",
-            session,
-        ),
-        _notify(
-            OutboxKind.NOTIFY_ADMIN,
-            f"paid:{session.id}:admin",
-            f"Order {short} paid",
-            f"Session {session.id} paid {amount}.",
-            session,
-        ),
-        OutboxMessage(
-            kind=OutboxKind.SALES_PAID,
-            dedupe_key=f"paid:{session.id}",
-            payload={
-                "day": merchant_date(at).isoformat(),
-                "amount": session.captured_amount or session.amount,
-            },
-        ),
-    ]
+def message_of(effect: OutboxEffect) -> OutboxMessage:
+    payload = {f.name: _plain(getattr(effect, f.name)) for f in dataclasses.fields(effect)}
+    del payload["key"]
+    return OutboxMessage(kind=_KINDS[type(effect)], dedupe_key=effect.key, payload=payload)
 
 
-def on_review(session: PaymentSession, *, why: str) -> list[OutboxMessage]:
-    return [
-        _notify(
-            OutboxKind.NOTIFY_ADMIN,
-            f"review:{session.id}:{why}",
-            f"Review payment session {session.id[:8]}",
-            f"Session {session.id} ({session.status.value}) needs review: {why}.",
-            session,
-        )
-    ]
+_HINTS: Final = {kind: typing.get_type_hints(cls) for kind, cls in _CLASSES.items()}
 
 
-def on_payment_failed(
-    session: PaymentSession, *, payment_id: str, at: datetime, notify_customer: bool
-) -> list[OutboxMessage]:
-    messages = [
-        OutboxMessage(
-            kind=OutboxKind.SALES_FAILED,
-            dedupe_key=f"failed:{payment_id}",
-            payload={"day": merchant_date(at).isoformat()},
-        )
-    ]
-    if notify_customer:
-        short = session.id[:8]
-        messages.append(
-            _notify(
-                OutboxKind.NOTIFY_CUSTOMER,
-                f"failed:{payment_id}:customer",
-                f"Payment failed for order {short}",
-                f"Your payment for order {short} did not go through; you can try again "
-                "before the session expires.",
-                session,
-            )
-        )
-    return messages
-
-
-def on_refund_processed(
-    session: PaymentSession, *, refund_id: str, amount: int, at: datetime
-) -> list[OutboxMessage]:
-    short = session.id[:8]
-    return [
-        _notify(
-            OutboxKind.NOTIFY_CUSTOMER,
-            f"refund:{refund_id}:customer",
-            f"Refund for order {short}",
-            f"We refunded {format_inr(amount)} for order {short}.",
-            session,
-        ),
-        OutboxMessage(
-            kind=OutboxKind.SALES_REFUND,
-            dedupe_key=f"refund:{refund_id}",
-            payload={"day": merchant_date(at).isoformat(), "amount": amount},
-        ),
-    ]
-
-
-def became_paid(before: PaymentSession, after: PaymentSession) -> bool:
-    return after.status in PAID_STATUSES and before.status not in PAID_STATUSES
+def effect_of(message: PendingMessage | OutboxMessage) -> OutboxEffect:
+    """The effect a stored message carries. Raises ValueError/KeyError/TypeError on a payload
+    that does not fit its kind (the dispatcher parks such a message)."""
+    cls = _CLASSES[message.kind]
+    values: dict[str, Any] = {"key": message.dedupe_key}
+    for name, hint in _HINTS[message.kind].items():
+        if name == "key" or name not in message.payload:
+            continue
+        raw = message.payload[name]
+        parser = _PARSERS.get(hint)
+        values[name] = parser(raw) if parser is not None and raw is not None else raw
+    effect: OutboxEffect = cls(**values)
+    return effect

@@ -1,8 +1,8 @@
 """Ports for the payment flow's records and notifications. Pure: Protocols and plain records.
 
-Adapters live in ``datasources/dynamodb`` (timeline, webhook ledger, idempotency, sales
-counters) and ``datasources/sns`` (notifier); app/ wires them. Money is integer paise; instants
-are aware datetimes (UTC); sales days are the merchant's dates (``domain.payments.merchant_date``).
+Adapters live in ``datasources/dynamodb`` (timeline, sales counters) and ``datasources/sns``
+(notifier); app/ wires them. Money is integer paise; instants are aware datetimes (UTC); sales
+days are the merchant's dates (``domain.payments.merchant_date``).
 
 Error tree (adapters translate vendor errors at the boundary, ``raise ... from exc``)::
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -31,7 +31,7 @@ class PaymentPortError(Exception):
 
 
 class RecordStoreError(PaymentPortError):
-    """A timeline, ledger, idempotency or sales-counter operation failed."""
+    """A timeline or sales-counter operation failed."""
 
 
 class NotificationError(PaymentPortError):
@@ -61,86 +61,14 @@ class PaymentTimeline(Protocol):
         type: str,
         source: str,
         detail: str | None = None,
+        entry_id: str | None = None,
     ) -> TimelineEntry:
-        """Record an entry. Entries are never changed or removed."""
+        """Record an entry. Entries are never changed or removed; appending an ``entry_id``
+        that is there already keeps the one entry."""
         ...
 
     async def list(self, session_id: str) -> Sequence[TimelineEntry]:
         """Every entry of the session ordered by ``at``; equal ``at`` keep append order."""
-        ...
-
-
-# --- Webhook event ledger ---------------------------------------------------------------------
-
-
-class WebhookEventLedger(Protocol):
-    async def claim(self, event_id: str) -> bool:
-        """True for exactly one caller per event id (atomically), False for every later one.
-
-        Claims expire after the ledger's retention (days, well past Razorpay's 24 h of retries).
-        """
-        ...
-
-    async def release(self, event_id: str) -> None:
-        """Give a claim back when handling failed, so the gateway's retry is handled again."""
-        ...
-
-
-# --- Idempotency records ----------------------------------------------------------------------
-
-
-class IdempotencyOutcome(StrEnum):
-    ACQUIRED = "ACQUIRED"  # the caller owns the key now: do the work, then ``complete``
-    COMPLETED = "COMPLETED"  # same request done before: answer ``record.result_ref``
-    IN_PROGRESS = "IN_PROGRESS"  # same request, another caller still working on it
-    MISMATCH = "MISMATCH"  # same key, different request: IDEMPOTENCY_KEY_REUSED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IdempotencyRecord:
-    scope: str  # e.g. "paymentSessionCreate:<customer sub>"; no "#"
-    key: str  # the client's idempotency key
-    fingerprint: str  # a digest of the request (cart lines, version, coupon…)
-    result_ref: str | None  # e.g. the payment session id, once the work is done
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IdempotencyClaim:
-    outcome: IdempotencyOutcome
-    record: IdempotencyRecord  # the caller's new record (ACQUIRED) or the one already there
-
-
-def idempotency_outcome(
-    record: IdempotencyRecord, *, fingerprint: str, acquired: bool
-) -> IdempotencyOutcome:
-    if acquired:
-        return IdempotencyOutcome.ACQUIRED
-    if record.fingerprint != fingerprint:
-        return IdempotencyOutcome.MISMATCH
-    if record.result_ref is None:
-        return IdempotencyOutcome.IN_PROGRESS
-    return IdempotencyOutcome.COMPLETED
-
-
-class IdempotencyStore(Protocol):
-    async def claim(
-        self, *, scope: str, key: str, fingerprint: str, ttl: timedelta
-    ) -> IdempotencyClaim:
-        """Atomically create the record if the key is free (or its record expired)."""
-        ...
-
-    async def complete(self, *, scope: str, key: str, fingerprint: str, result_ref: str) -> bool:
-        """Store the result on the caller's record; False if it is not the caller's any more."""
-        ...
-
-    async def get(self, *, scope: str, key: str) -> IdempotencyRecord | None:
-        """The live record (None when missing or expired)."""
-        ...
-
-    async def release(self, *, scope: str, key: str, fingerprint: str) -> None:
-        """Drop an unfinished claim of this fingerprint (the work failed; a retry may redo it)."""
         ...
 
 
@@ -185,7 +113,14 @@ class NotificationTopic(StrEnum):
 
 class Notifier(Protocol):
     async def publish(
-        self, *, topic: NotificationTopic, subject: str, message: str, dedupe_key: str
+        self,
+        *,
+        topic: NotificationTopic,
+        subject: str,
+        message: str,
+        dedupe_key: str,
+        event: str = "",
+        customer_id: str | None = None,
     ) -> str:
         """Publish and answer the message id; raises :class:`NotificationError`.
 

@@ -36,6 +36,8 @@ class CheckoutConfig:
     ttl_minutes: int = 30
     order_wait_seconds: float = 15.0  # a replay waits this long for the first request's order
     webhook_secrets: tuple[str, ...] = ()  # current first, then the previous one (rotation)
+    # how long an event's own outbox effects are carried out before its answer (the rest: jobs)
+    inline_dispatch_seconds: float = 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

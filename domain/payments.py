@@ -16,7 +16,9 @@ event that was understood but must not be applied also names a :class:`Refusal`.
 Rules chosen where API.md leaves room (the table test in
 ``tests/unit/domain/test_payment_states.py`` spells out every pair):
 
-- ``PAYMENT_FAILED`` moves only CREATED to ATTEMPTED; anywhere else it is a late event: no-op.
+- ``PAYMENT_FAILED`` moves CREATED to ATTEMPTED (still payable). On AUTHORIZED it is the
+  authorization being voided or lapsing uncaptured: FAILED, reservations released (when it is
+  about another payment than the authorized one it is a no-op). Anywhere else: a late event.
 - ``PAYMENT_AUTHORIZED`` moves CREATED|ATTEMPTED to AUTHORIZED. On a closed session it is
   refused (``NOT_PAYABLE``): do not capture it; Razorpay releases an uncaptured authorization.
 - ``PAYMENT_CAPTURED`` and ``ORDER_PAID`` mean the same thing (money captured). From
@@ -32,8 +34,10 @@ Rules chosen where API.md leaves room (the table test in
   the session, this one included), never a delta, so applying it twice is applying it once. It
   moves the PAID family forward only; before a capture is known it is refused
   ``NOT_CAPTURED`` (the capture, when it arrives, lands directly on the refund status because
-  the caller passes the same ``refunded_total``). ``refunded_total > captured_amount`` cannot
-  happen at Razorpay; if reported, the session is REFUNDED and ``needs_review`` is set.
+  the caller passes the same ``refunded_total``). A closed session whose late capture could not
+  be fulfilled (money held, being refunded in full) becomes REFUNDED once all of it is.
+  ``refunded_total > captured_amount`` cannot happen at Razorpay; if reported, the session is
+  REFUNDED and ``needs_review`` is set.
 - A gateway event about a payment that does not match the session (amount, currency or order
   id; see :func:`payment_mismatch`) is refused ``PAYMENT_MISMATCH`` and changes nothing; when it
   is a capture, money was taken, so ``needs_review`` is set as well.
@@ -53,7 +57,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.money import CURRENCY
 
 MERCHANT_TIMEZONE: Final = "Asia/Kolkata"
-SESSION_TTL: Final = timedelta(minutes=30)  # API.md: a session expires after 30 minutes unpaid
 
 
 class PaymentStatus(StrEnum):
@@ -97,15 +100,6 @@ CLOSED_STATUSES: Final = frozenset(
 PAID_STATUSES: Final = frozenset(
     {PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
 )
-GATEWAY_EVENTS: Final = frozenset(
-    {
-        PaymentEventKind.PAYMENT_FAILED,
-        PaymentEventKind.PAYMENT_AUTHORIZED,
-        PaymentEventKind.PAYMENT_CAPTURED,
-        PaymentEventKind.ORDER_PAID,
-        PaymentEventKind.REFUND_PROCESSED,
-    }
-)
 CAPTURE_EVENTS: Final = frozenset({PaymentEventKind.PAYMENT_CAPTURED, PaymentEventKind.ORDER_PAID})
 _CLOSING: Final = {
     PaymentEventKind.CANCEL: PaymentStatus.CANCELLED,
@@ -145,14 +139,6 @@ def is_payable(status: PaymentStatus) -> bool:
     return status in PAYABLE_STATUSES
 
 
-def is_terminal(status: PaymentStatus) -> bool:
-    """Nothing more happens in the normal course: closed, or fully refunded.
-
-    A closed session can still be reopened as PAID by a late capture (with ``needs_review``).
-    """
-    return status in CLOSED_STATUSES or status is PaymentStatus.REFUNDED
-
-
 def refund_status(captured: int, refunded_total: int) -> PaymentStatus:
     """PAID while nothing is refunded, REFUNDED once everything captured is, else partial."""
     if captured < 0 or refunded_total < 0:
@@ -167,13 +153,6 @@ def refund_status(captured: int, refunded_total: int) -> PaymentStatus:
 def refundable_amount(captured: int, refunded_total: int) -> int:
     """What may still be refunded (never negative)."""
     return max(0, captured - refunded_total)
-
-
-def can_refund(status: PaymentStatus, *, captured: int, refunded_total: int) -> bool:
-    """A refund may be asked for: paid, and not everything captured is refunded yet."""
-    return status in {PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED} and (
-        refundable_amount(captured, refunded_total) > 0
-    )
 
 
 def payment_mismatch(
@@ -257,6 +236,10 @@ def apply(
     if event is PaymentEventKind.PAYMENT_FAILED:
         if status is PaymentStatus.CREATED:
             return _move(status, PaymentStatus.ATTEMPTED)
+        if status is PaymentStatus.AUTHORIZED and (
+            payment_id is None or session_payment_id is None or payment_id == session_payment_id
+        ):
+            return _move(status, PaymentStatus.FAILED, releases_reservations=True)
         return _stay(status)
 
     if event is PaymentEventKind.PAYMENT_AUTHORIZED:
@@ -284,6 +267,8 @@ def apply(
         )
 
     # REFUND_PROCESSED
+    if status in CLOSED_STATUSES and 0 < captured_amount <= refunded_total:
+        return _move(status, PaymentStatus.REFUNDED, needs_review=over_refunded)
     if status not in PAID_STATUSES:
         return _stay(status, refused=Refusal.NOT_CAPTURED)
     target = refund_status(captured_amount, refunded_total)

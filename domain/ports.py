@@ -15,7 +15,8 @@ from typing import Protocol
 from domain.cart import Cart
 from domain.catalog import Product
 from domain.offers import Offer
-from domain.outbox import OutboxMessage, PendingMessage
+from domain.outbox import PendingMessage
+from domain.payment_rules import Availability, Decision, Ledger
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentStatus
 from domain.pricing import UsageCounts
@@ -142,10 +143,37 @@ class CouponUsage(Protocol):
 # --- Payment sessions ---------------------------------------------------------------------------
 
 
+class SessionUpdate(Protocol):
+    """A payment session locked for one event, in one transaction (see the lock order in
+    ``datasources/postgres/locks.py``). Leaving the block commits; an exception rolls back."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """The session, its refunds and its holds as locked (as last persisted)."""
+        ...
+
+    async def record_event(self, key: str, *, source: str, now: datetime) -> bool:
+        """Record a gateway event's id with this transaction: True the first time, False for a
+        repeat (already applied: do nothing)."""
+        ...
+
+    async def availability(self) -> Availability:
+        """What a late capture could take again, read under the locks that taking it needs."""
+        ...
+
+    async def persist(self, decision: Decision, *, now: datetime) -> None:
+        """Store the decision: the session, refunds, holds, and its outbox effects."""
+        ...
+
+
 class CheckoutTransaction(Protocol):
     """One checkout, all or nothing: read the cart, reserve stock and a coupon use, store."""
 
     async def existing(self) -> PaymentSession | None: ...
+
+    async def open_sessions(self) -> Sequence[SessionUpdate]:
+        """The cart's open sessions, locked (before :meth:`cart`, as the lock order says)."""
+        ...
 
     async def cart(self) -> tuple[Cart, dict[str, Product]]: ...
 
@@ -158,28 +186,6 @@ class CheckoutTransaction(Protocol):
     ) -> None: ...
 
     async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None: ...
-
-
-class SessionUpdate(Protocol):
-    """A session locked for an update."""
-
-    session: PaymentSession
-
-    async def save(self, changed: PaymentSession, *, now: datetime) -> PaymentSession: ...
-
-    async def commit_reservations(self, *, now: datetime) -> None: ...
-
-    async def release_reservations(self, *, now: datetime) -> None: ...
-
-    async def take_paid_lines_out_of_cart(self, *, now: datetime) -> None: ...
-
-    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> None: ...
-
-    async def refunds(self) -> list[Refund]: ...
-
-    async def add_refund(self, refund: Refund) -> None: ...
-
-    async def save_refund(self, refund: Refund, *, now: datetime) -> None: ...
 
 
 class PaymentSessionRepository(Protocol):
@@ -206,7 +212,23 @@ class PaymentSessionRepository(Protocol):
 
     async def due(
         self, *, statuses: Sequence[PaymentStatus], before: datetime, limit: int
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """Sessions in ``statuses`` expiring before ``before``, oldest first."""
+        ...
+
+    async def to_reconcile(
+        self,
+        *,
+        open_statuses: Sequence[PaymentStatus],
+        open_before: datetime,
+        closed_statuses: Sequence[PaymentStatus],
+        closed_since: datetime,
+        limit: int,
+    ) -> list[str]:
+        """Sessions to check against the gateway, least recently checked first."""
+        ...
+
+    async def mark_reconciled(self, session_ids: Sequence[str], *, now: datetime) -> None: ...
 
     async def refunds(self, session_id: str) -> list[Refund]: ...
 
@@ -219,8 +241,15 @@ class PaymentSessionRepository(Protocol):
 
 class Outbox(Protocol):
     async def claim(
-        self, *, limit: int, now: datetime, lease: timedelta
-    ) -> list[PendingMessage]: ...
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        keys: Sequence[str] | None = None,
+    ) -> list[PendingMessage]:
+        """Due messages (only those with these dedupe keys, when given), leased."""
+        ...
 
     async def mark_sent(self, message_id: str, *, now: datetime) -> None: ...
 

@@ -3,8 +3,9 @@
 All or nothing in one database transaction (cart locked, stock and coupon use reserved, session
 stored); then the Razorpay order for exactly the session's amount, outside the transaction. If
 Razorpay fails or times out the session is closed FAILED, every reservation is released and the
-idempotency key is freed, so a retry with it starts afresh. Concurrent requests with one key
-wait for the first (an advisory lock in the repository) and answer its session and order.
+idempotency key is freed, so a retry with it starts afresh. Concurrent requests of one customer
+wait for each other (the customer's lock in the repository); one key answers one session and
+order, and a cart has at most one open session (a new one cancels the earlier, API.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from domain.catalog import Product
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import PaymentGatewayError
 from domain.identity import Principal
+from domain.payment_rules import Close, decide
 from domain.payment_session import (
     PaymentSession,
     SessionLine,
@@ -35,7 +37,7 @@ from domain.payments import PaymentEventKind, PaymentStatus
 from domain.ports import CheckoutTransaction
 from domain.pricing import MAX_CART_TOTAL
 from resolvers.deps import Deps
-from resolvers.payment_events import apply_event, record
+from resolvers.payment_events import record, settle
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ async def create_session(
     key = validate_idempotency_key(idempotency_key)
     async with deps.payments.checkout(customer_id=principal.subject, idempotency_key=key) as tx:
         existing = await tx.existing()
+        if existing is None:
+            await _close_open_sessions(deps, tx)
         cart, products = await tx.cart()
         if existing is not None:
             replayed = replay_or_refuse(existing, fingerprint=cart_fingerprint(cart))
@@ -80,6 +84,30 @@ async def create_session(
     await record(deps, session.id, "session.created", "customer", f"amount {session.amount}")
     await record(deps, session.id, "order.created", "system", created.razorpay_order_id)
     return created
+
+
+async def _close_open_sessions(deps: Deps, tx: CheckoutTransaction) -> None:
+    """A cart has at most one open payment session: a new checkout cancels the earlier one
+    (CREATED or ATTEMPTED) in its own transaction, releasing what it held; an AUTHORIZED one
+    has money on its way, so the new checkout is refused."""
+    now = deps.clock.now()
+    for earlier in await tx.open_sessions():
+        if earlier.ledger.session.status is PaymentStatus.AUTHORIZED:
+            raise DomainError(
+                "a payment for this cart is being completed: wait for it to finish",
+                code=ErrorCode.PAYMENT_IN_PROGRESS,
+            )
+        decision = decide(
+            earlier.ledger,
+            Close(
+                kind=PaymentEventKind.CANCEL,
+                source="customer",
+                reason="replaced by a newer checkout of the same cart",
+            ),
+            now=now,
+            key=f"checkout:{uuid.uuid4()}",
+        )
+        await earlier.persist(decision, now=now)
 
 
 async def _reserve_and_store(
@@ -178,24 +206,14 @@ async def _create_order(deps: Deps, session: PaymentSession) -> PaymentSession:
         )
     except PaymentGatewayError as exc:
         logger.warning("order create failed for session %s: %s", session.id, exc)
-        await apply_event(
-            deps,
-            session.id,
-            PaymentEventKind.FAIL,
-            source="system",
-            failure_reason=f"gateway unavailable: {exc}",
-            free_idempotency_key=True,
-        )
+        await _give_up(deps, session.id, f"gateway unavailable: {exc}")
         raise gateway_unavailable() from exc
     if order.amount != session.amount or order.currency != session.currency:
         # never hand the customer an order for another amount
-        await apply_event(
+        await _give_up(
             deps,
             session.id,
-            PaymentEventKind.FAIL,
-            source="system",
-            failure_reason=f"gateway order {order.id} has amount {order.amount} {order.currency}",
-            free_idempotency_key=True,
+            f"gateway order {order.id} has amount {order.amount} {order.currency}",
         )
         raise DomainError(
             "the payment gateway answered another amount", code=ErrorCode.AMOUNT_MISMATCH
@@ -231,15 +249,23 @@ async def recover_order(deps: Deps, session: PaymentSession) -> PaymentSession:
         attached = await _attach(deps, session, usable[0].id)
         await record(deps, session.id, "order.recovered", "system", usable[0].id)
         return attached
-    await apply_event(
-        deps,
-        session.id,
-        PaymentEventKind.FAIL,
-        source="system",
-        failure_reason="no order was made for this session",
-        free_idempotency_key=True,
-    )
+    await _give_up(deps, session.id, "no order was made for this session")
     raise gateway_unavailable("setting up the payment failed; try again")
+
+
+async def _give_up(deps: Deps, session_id: str, reason: str) -> None:
+    """Close a session whose order could not be made: FAILED, reservations released, its
+    idempotency key freed so that a retry with it starts afresh."""
+    await settle(
+        deps,
+        session_id,
+        Close(
+            kind=PaymentEventKind.FAIL,
+            source="system",
+            reason=reason,
+            free_idempotency_key=True,
+        ),
+    )
 
 
 async def _await_order(deps: Deps, session: PaymentSession) -> PaymentSession:

@@ -10,7 +10,6 @@ from domain.payment_ports import (
     Notifier,
     PaymentTimeline,
     SalesCounters,
-    WebhookEventLedger,
 )
 from domain.payment_session import CheckoutConfig
 from domain.ports import (
@@ -43,5 +42,4 @@ class Deps:
     outbox: Outbox
     notifier: Notifier
     sales: SalesCounters
-    webhook_ledger: WebhookEventLedger
     max_page_size: int = 100

@@ -9,13 +9,17 @@ message carries its dedupe key for subscribers, and FIFO topics drop such repeat
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
-from domain.outbox import OutboxKind, PendingMessage, retry_delay
-from domain.payment_ports import NotificationTopic, PaymentPortError
+from domain.effects import Capture, Count, Effect, Notify, RequestRefund, SyncPayment, Timeline
+from domain.outbox import PendingMessage, retry_delay
+from domain.payment_ports import PaymentPortError
 from resolvers.deps import Deps
+from resolvers.effects import carry_out
 
 logger = logging.getLogger(__name__)
 
@@ -24,46 +28,27 @@ logger = logging.getLogger(__name__)
 class Dispatched:
     sent: int
     failed: int
+    follow_ups: tuple[Effect, ...] = ()  # effects of what the gateway's answers changed
 
 
-async def _deliver(deps: Deps, message: PendingMessage) -> None:
-    payload = message.payload
-    if message.kind in (OutboxKind.NOTIFY_CUSTOMER, OutboxKind.NOTIFY_ADMIN):
-        topic = (
-            NotificationTopic.CUSTOMER
-            if message.kind is OutboxKind.NOTIFY_CUSTOMER
-            else NotificationTopic.ADMIN
-        )
-        await deps.notifier.publish(
-            topic=topic,
-            subject=str(payload["subject"]),
-            message=str(payload["message"]),
-            dedupe_key=message.dedupe_key,
-        )
-        return
-    day = date.fromisoformat(str(payload["day"]))
-    if message.kind is OutboxKind.SALES_PAID:
-        await deps.sales.record_paid(
-            day=day, amount=int(payload["amount"]), event_key=message.dedupe_key
-        )
-    elif message.kind is OutboxKind.SALES_FAILED:
-        await deps.sales.record_failed(day=day, event_key=message.dedupe_key)
-    elif message.kind is OutboxKind.SALES_REFUND:
-        await deps.sales.record_refund(
-            day=day, amount=int(payload["amount"]), event_key=message.dedupe_key
-        )
+async def _deliver(deps: Deps, message: PendingMessage) -> list[Effect]:
+    return await carry_out(deps, message)
 
 
 LEASE = timedelta(seconds=60)
 
 
-async def dispatch(deps: Deps, *, limit: int = 100) -> Dispatched:
-    """Send one batch of due messages; answers how many went out and how many must wait."""
+async def dispatch(
+    deps: Deps, *, limit: int = 100, keys: Sequence[str] | None = None
+) -> Dispatched:
+    """Send one batch of due messages (only those with these dedupe keys, when given);
+    answers how many went out and how many must wait."""
     now = deps.clock.now()
     sent = failed = 0
-    for message in await deps.outbox.claim(limit=limit, now=now, lease=LEASE):
+    follow_ups: list[Effect] = []
+    for message in await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys):
         try:
-            await _deliver(deps, message)
+            follow_ups += await _deliver(deps, message)
         except PaymentPortError as exc:
             failed += 1
             await deps.outbox.mark_failed(
@@ -75,7 +60,7 @@ async def dispatch(deps: Deps, *, limit: int = 100) -> Dispatched:
             continue
         sent += 1
         await deps.outbox.mark_sent(message.id, now=deps.clock.now())
-    return Dispatched(sent=sent, failed=failed)
+    return Dispatched(sent=sent, failed=failed, follow_ups=tuple(follow_ups))
 
 
 async def dispatch_all(deps: Deps, *, rounds: int = 20, limit: int = 100) -> Dispatched:
@@ -88,3 +73,35 @@ async def dispatch_all(deps: Deps, *, rounds: int = 20, limit: int = 100) -> Dis
         if result.sent + result.failed < limit:
             break
     return Dispatched(sent=sent, failed=failed)
+
+
+async def dispatch_effects(deps: Deps, effects: Sequence[Effect]) -> None:
+    """Carry out these outbox effects now (notifications, counters and the timeline first,
+    then gateway calls), and what the gateway's answers changed, a few rounds deep."""
+    for _ in range(FOLLOW_UP_ROUNDS):
+        follow_ups: list[Effect] = []
+        local = [e.key for e in effects if isinstance(e, Notify | Count | Timeline)]
+        remote = [e.key for e in effects if isinstance(e, Capture | RequestRefund | SyncPayment)]
+        for keys in (local, remote):
+            if keys:
+                follow_ups += (await dispatch(deps, limit=len(keys), keys=keys)).follow_ups
+        if not follow_ups:
+            return
+        effects = follow_ups
+
+
+async def dispatch_inline(deps: Deps, effects: Sequence[Effect]) -> None:
+    """:func:`dispatch_effects` for one event before its answer, for at most the configured
+    budget (``CheckoutConfig.inline_dispatch_seconds``). What is left when the budget runs out
+    (a slow Razorpay) stays leased, and the dispatcher job finishes it: nothing is lost."""
+    budget = deps.checkout.inline_dispatch_seconds
+    if budget <= 0:
+        return
+    try:
+        async with asyncio.timeout(budget):
+            await dispatch_effects(deps, effects)
+    except TimeoutError:
+        logger.info("inline dispatch ran out of its %s s; the dispatcher job goes on", budget)
+
+
+FOLLOW_UP_ROUNDS = 4  # an event's effects, what a capture's answer changed, and so on

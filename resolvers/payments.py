@@ -10,26 +10,22 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from domain.catalog import validate_page_size
 from domain.errors import DomainError, ErrorCode
+from domain.gateway import GatewayPayment
 from domain.identity import Principal
 from domain.payment_ports import TimelineEntry
+from domain.payment_rules import Close, PaymentReported, mismatch_of
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentEventKind, PaymentStatus, Refusal
 from domain.signatures import checkout_signature_valid
 from resolvers.deps import Deps
+from resolvers.outbox import dispatch_inline
 from resolvers.pagination import decode_cursor, encode_cursor
-from resolvers.payment_events import (
-    apply_event,
-    fetch_payment,
-    not_found,
-    record,
-    settle_gateway_payment,
-)
-from resolvers.refunds import sync_refunds
+from resolvers.payment_events import fetch_payment, not_found, record, settle
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +106,11 @@ async def list_sessions(
         raw = decode_cursor(after)
         at, _, last_id = raw.partition("|")
         try:
-            before = (datetime.fromisoformat(at), str(uuid.UUID(last_id)))
-        except ValueError as exc:
+            instant = datetime.fromisoformat(at)
+            if instant.tzinfo is None:
+                raise ValueError("a cursor's instant has an offset")
+            before = (instant.astimezone(UTC), str(uuid.UUID(last_id)))
+        except (ValueError, OverflowError) as exc:  # 0001-01-01+14:00 is before year 1 in UTC
             raise DomainError("malformed cursor", field=["after"]) from exc
     rows = await deps.payments.page(
         customer_id=None if principal.is_admin else principal.subject,
@@ -176,38 +175,56 @@ async def _verify_signed(
         await record(deps, session.id, f"{source}.order_id_ignored", source, order_id[:64])
     await record(deps, session.id, f"{source}.signature_valid", source, payment_id)
     payment = await fetch_payment(deps, payment_id)
-    settled = await settle_gateway_payment(deps, session, payment, source=source, strict=True)
-    if payment.amount_refunded > 0:
-        await sync_refunds(deps, session.id, payment, source=source)
-        settled = await deps.payments.get(session.id) or settled
+    settled = await _settle_payment(deps, session.id, payment, source=source)
+    if mismatch_of(session, payment) is not None:
+        raise DomainError("the payment does not match this session", code=ErrorCode.AMOUNT_MISMATCH)
     return settled
+
+
+async def _settle_payment(
+    deps: Deps, session_id: str, payment: GatewayPayment, *, source: str
+) -> PaymentSession:
+    """Apply a payment read back from Razorpay, carry out its effects for a moment (a manual
+    capture, notifications), and answer the session as it stands then."""
+    settled = await settle(deps, session_id, PaymentReported(payment=payment, source=source))
+    await dispatch_inline(deps, settled.decision.effects)
+    return await deps.payments.get(session_id) or settled.session
 
 
 async def cancel(deps: Deps, *, principal: Principal, session_id: str) -> PaymentSession:
     session = await _owned(deps, principal, session_id)
-    applied = await apply_event(deps, session.id, PaymentEventKind.CANCEL, source="customer")
-    if applied.transition.refused is not None:
+    settled = await settle(deps, session.id, Close(kind=PaymentEventKind.CANCEL, source="customer"))
+    refused = settled.decision.refused
+    if refused is not None:
         reason = (
             "a payment is in progress"
-            if applied.transition.refused is Refusal.PAYMENT_IN_PROGRESS
-            else f"the session is {applied.session.status.value}"
+            if refused is Refusal.PAYMENT_IN_PROGRESS
+            else f"the session is {settled.session.status.value}"
         )
         raise DomainError(
             f"this session can no longer be cancelled: {reason}",
             code=ErrorCode.PAYMENT_SESSION_CLOSED,
         )
-    return applied.session
+    await dispatch_inline(deps, settled.decision.effects)
+    return settled.session
 
 
 async def expire_due(deps: Deps, *, limit: int = 200) -> int:
     """Close sessions left unpaid past their expiry, releasing what they held. Returns how
-    many expired. Safe to run anywhere, any number of times, concurrently."""
+    many expired. Safe to run anywhere, any number of times, concurrently; one session that
+    fails is logged and the others still expire."""
     expired = 0
     for session_id in await deps.payments.due(
         statuses=EXPIRABLE, before=deps.clock.now(), limit=limit
     ):
-        applied = await apply_event(deps, session_id, PaymentEventKind.EXPIRE, source="system")
-        expired += applied.transition.changed
+        try:
+            settled = await settle(
+                deps, session_id, Close(kind=PaymentEventKind.EXPIRE, source="system")
+            )
+        except Exception:
+            logger.exception("expiry of session %s failed; the others go on", session_id)
+            continue
+        expired += settled.decision.changed
     return expired
 
 
@@ -256,9 +273,7 @@ async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
             logger.info("callback failure for %s not confirmed: %s", session.id, error.message)
         else:
             if payment.order_id == session.razorpay_order_id:
-                await settle_gateway_payment(
-                    deps, session, payment, source="callback", strict=False
-                )
+                await _settle_payment(deps, session.id, payment, source="callback")
     return Redirect(_with(failure, payment_session_id=session.id, reason="payment_failed"))
 
 

@@ -1,5 +1,12 @@
-"""Reconciliation: sessions stuck before PAID are checked against Razorpay and corrected, so a
-lost webhook or a closed browser still ends in the right state."""
+"""Reconciliation: sessions are checked against Razorpay and corrected, so a lost webhook, a
+closed browser or a worker that died still ends in the right state.
+
+It looks at open sessions (CREATED, ATTEMPTED, AUTHORIZED) older than a few minutes, at closed
+ones (EXPIRED, CANCELLED, FAILED) of the last 3 days that Razorpay can still capture (a bank may
+authorize late: RAZORPAY.md), and at sessions with a refund still PENDING. The least recently
+checked come first, so a few old sessions can never starve the newer ones; each session is
+checked on its own, and one that fails is logged and skipped.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,20 @@ from datetime import timedelta
 
 from domain.errors import DomainError
 from domain.gateway import PaymentGatewayError
-from domain.payments import PaymentStatus
+from domain.payment_rules import PaymentReported, RefundReported
+from domain.payments import CLOSED_STATUSES, PaymentStatus
+from domain.refunds import RefundStatus, processed_total
 from resolvers.checkout import recover_order
 from resolvers.deps import Deps
-from resolvers.payment_events import settle_gateway_payment
-from resolvers.refunds import sync_refunds
+from resolvers.effects import request_refund
+from resolvers.outbox import dispatch_effects
+from resolvers.payment_events import read_key, settle
 
 logger = logging.getLogger(__name__)
 
-STUCK = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED, PaymentStatus.AUTHORIZED)
+OPEN = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED, PaymentStatus.AUTHORIZED)
+CLOSED = tuple(sorted(CLOSED_STATUSES))
+LATE_CAPTURE_WINDOW = timedelta(days=3)
 # captured money first: it decides the session; then authorizations, then failures
 _ORDER = {"captured": 0, "refunded": 1, "authorized": 2, "failed": 3}
 
@@ -25,33 +37,64 @@ _ORDER = {"captured": 0, "refunded": 1, "authorized": 2, "failed": 3}
 async def reconcile(
     deps: Deps, *, older_than: timedelta = timedelta(minutes=5), limit: int = 100
 ) -> int:
-    """Check sessions created more than ``older_than`` ago and still unpaid; answers how many
-    changed status."""
-    ttl = timedelta(minutes=deps.checkout.ttl_minutes)
-    # expires_at = created_at + ttl, so "created before now - older_than" is this:
-    before = deps.clock.now() + ttl - older_than
+    """Check up to ``limit`` sessions; answers how many changed."""
+    now = deps.clock.now()
+    ids = await deps.payments.to_reconcile(
+        open_statuses=OPEN,
+        open_before=now - older_than,
+        closed_statuses=CLOSED,
+        closed_since=now - LATE_CAPTURE_WINDOW,
+        limit=limit,
+    )
     corrected = 0
-    for session_id in await deps.payments.due(statuses=STUCK, before=before, limit=limit):
-        session = await deps.payments.get(session_id)
-        if session is None:
-            continue
-        if session.razorpay_order_id is None:  # stored, but its order never attached
-            if session.awaiting_order:
-                with contextlib.suppress(DomainError):
-                    await recover_order(deps, session)
-                corrected += 1
-            continue
+    for session_id in ids:
         try:
-            payments = await deps.gateway.order_payments(session.razorpay_order_id)
+            corrected += await reconcile_one(deps, session_id)
         except PaymentGatewayError as exc:
-            logger.warning("reconcile: order %s unreadable: %s", session.razorpay_order_id, exc)
-            continue
-        for payment in sorted(payments, key=lambda p: _ORDER.get(p.status, 9)):
-            after = await settle_gateway_payment(
-                deps, session, payment, source="reconcile", strict=False
-            )
-            await sync_refunds(deps, session.id, payment, source="reconcile")
-            if after.status is not session.status:
-                corrected += 1
-                break
+            logger.warning("reconcile: session %s unreadable at Razorpay: %s", session_id, exc)
+        except Exception:
+            logger.exception("reconcile: session %s failed; the others go on", session_id)
+        finally:
+            with contextlib.suppress(Exception):
+                await deps.payments.mark_reconciled([session_id], now=now)
     return corrected
+
+
+async def reconcile_one(deps: Deps, session_id: str) -> bool:
+    """Bring one session in line with Razorpay; True when it changed."""
+    session = await deps.payments.get(session_id)
+    if session is None:
+        return False
+    changed = False
+    if session.razorpay_order_id is None:  # stored, but its order never attached
+        if session.awaiting_order:
+            with contextlib.suppress(DomainError):
+                await recover_order(deps, session)
+            return True
+        return False
+    payments = await deps.gateway.order_payments(session.razorpay_order_id)
+    for payment in sorted(payments, key=lambda p: _ORDER.get(p.status, 9)):
+        settled = await settle(
+            deps,
+            session_id,
+            PaymentReported(payment=payment, source="reconcile"),
+            key=read_key("reconcile", payment),
+        )
+        changed = changed or settled.decision.changed
+        await dispatch_effects(deps, settled.decision.effects)
+        if payment.amount_refunded > processed_total(settled.decision.ledger.refunds):
+            for answer in await deps.gateway.payment_refunds(payment.id):
+                result = await settle(
+                    deps,
+                    session_id,
+                    RefundReported(refund=answer, payment=payment, source="reconcile"),
+                    key=f"reconcile:{answer.id}:{answer.status}",
+                )
+                changed = changed or result.decision.changed
+                await dispatch_effects(deps, result.decision.effects)
+    for refund in await deps.payments.refunds(session_id):
+        if refund.status is RefundStatus.PENDING:
+            await dispatch_effects(
+                deps, await request_refund(deps, session_id=session_id, refund_id=refund.id)
+            )
+    return changed or (await deps.payments.get(session_id) or session).status is not session.status

@@ -2,10 +2,13 @@
 
 1. The signature is checked over the raw bytes before anything is parsed (the current and the
    previous webhook secret are accepted, for rotation). A bad one answers 400, changes nothing.
-2. The event id is claimed in DynamoDB with a conditional write: a redelivery answers 200 and
-   does nothing. If handling fails the claim is given back and the answer is 5xx, so Razorpay
-   retries.
-3. The event goes through the same use cases and state machine as checkout verification.
+2. The session is found by the payment's order (a refund event carries its payment too).
+3. One transaction (:func:`resolvers.payment_events.settle`): the session locked, the event id
+   recorded in PostgreSQL, the rules applied, the effects written to the outbox. A redelivery
+   of a recorded id answers ``200 duplicate``; a failure rolls everything back and answers 5xx,
+   so Razorpay retries. No Razorpay call happens before the answer.
+4. The event's own effects are carried out for a bounded moment (notifications first), then
+   the answer; the dispatcher job finishes whatever is left.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from domain.errors import DomainError, ErrorCode
 from domain.payment_ports import PaymentPortError
+from domain.payment_rules import PaymentReported, RefundReported
+from domain.payment_session import PaymentSession
 from domain.signatures import webhook_signature_valid
 from domain.webhooks import PAYMENT_EVENTS, REFUND_EVENTS, MalformedEvent, WebhookEvent, parse_event
 from resolvers.deps import Deps
-from resolvers.payment_events import record, settle_gateway_payment
-from resolvers.refunds import gateway_refund_update, sync_refunds
+from resolvers.outbox import dispatch_inline
+from resolvers.payment_events import settle
 
 logger = logging.getLogger(__name__)
 
@@ -46,46 +50,51 @@ async def receive(
         return WebhookAnswer(400, f"malformed event: {exc}")
     key = (event_id or "").strip()[:128] or "body-" + hashlib.sha256(body).hexdigest()
     try:
-        if not await deps.webhook_ledger.claim(key):
-            return WebhookAnswer(200, "duplicate")
-    except PaymentPortError as exc:
-        logger.error("webhook ledger unavailable: %s", exc.message)
+        session = await _session_of(deps, event)
+        if session is None:
+            return WebhookAnswer(200, "not ours" if event.name in _HANDLED else "ignored")
+        settled = await settle(deps, session.id, _event(event), event_id=f"webhook:{key}")
+    except (PaymentPortError, OSError) as exc:
+        logger.error("webhook %s (%s) could not be stored: %s", key, event.name, exc)
         return WebhookAnswer(503, "try again")
-    try:
-        detail = await _handle(deps, event)
     except Exception:
         logger.exception("webhook %s (%s) failed; Razorpay will retry", key, event.name)
-        try:
-            await deps.webhook_ledger.release(key)
-        except PaymentPortError as exc:
-            logger.error("could not release webhook claim %s: %s", key, exc.message)
         return WebhookAnswer(500, "failed")
-    return WebhookAnswer(200, detail)
+    if settled.duplicate:
+        return WebhookAnswer(200, "duplicate")
+    try:
+        await dispatch_inline(deps, settled.decision.effects)
+    except Exception:  # the event is stored: the dispatcher job carries its effects out
+        logger.exception("inline dispatch of webhook %s failed", key)
+    return WebhookAnswer(200, "applied")
 
 
-async def _handle(deps: Deps, event: WebhookEvent) -> str:
-    if event.name in PAYMENT_EVENTS and event.payment is not None:
-        payment = event.payment
-        session = await deps.payments.get_by_order(payment.order_id or "")
-        if session is None:
-            return "not ours"
-        await record(
-            deps,
-            session.id,
-            f"webhook.{event.name}",
-            "webhook",
-            f"{payment.id}: {payment.status} {payment.amount} {payment.currency}",
-        )
-        await settle_gateway_payment(deps, session, payment, source="webhook", strict=False)
-        await sync_refunds(deps, session.id, payment, source="webhook")
-        return "applied"
+_HANDLED = PAYMENT_EVENTS | REFUND_EVENTS
+
+
+async def _session_of(deps: Deps, event: WebhookEvent) -> PaymentSession | None:
+    """The session an event is about: by its payment's order id; a refund without a payment
+    entity by the refund's payment, or by the refund already known."""
+    if event.name not in _HANDLED:
+        return None
+    if event.payment is not None and event.payment.order_id:
+        found = await deps.payments.get_by_order(event.payment.order_id)
+        if found is not None:
+            return found
+    if event.refund is not None:
+        found = await deps.payments.get_by_payment(event.refund.payment_id)
+        if found is not None:
+            return found
+        known = await deps.payments.refund_by_gateway_id(event.refund.id)
+        if known is not None:
+            return await deps.payments.get(known.session_id)
+    return None
+
+
+def _event(event: WebhookEvent) -> PaymentReported | RefundReported:
     if event.name in REFUND_EVENTS and event.refund is not None:
-        try:
-            _, refund = await gateway_refund_update(deps, event.refund, source="webhook")
-        except DomainError as error:
-            if error.code is ErrorCode.PAYMENT_SESSION_NOT_FOUND:
-                return "not ours"
-            raise
-        await record(deps, refund.session_id, f"webhook.{event.name}", "webhook", event.refund.id)
-        return "applied"
-    return "ignored"
+        return RefundReported(
+            refund=event.refund, payment=event.payment, source="webhook", name=event.name
+        )
+    assert event.payment is not None  # parse_event guarantees a payment for payment events
+    return PaymentReported(payment=event.payment, source="webhook", name=event.name)

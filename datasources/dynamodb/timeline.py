@@ -76,12 +76,16 @@ class DynamoPaymentTimeline:
         type: str,
         source: str,
         detail: str | None = None,
+        entry_id: str | None = None,
     ) -> TimelineEntry:
+        """``entry_id``: the entry's own id (the outbox key of a decision's note); appending
+        the same id again writes the same item, so a retried dispatch shows it once."""
         if detail is not None and len(detail) > MAX_DETAIL_CHARS:
             detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
         stamp = timestamp_key(at)
+        suffix = new_ulid() if entry_id is None else "ID#" + entry_id[:400]
         item: dict[str, Any] = {
-            **key(session_pk(session_id), f"{SORT_PREFIX}{stamp}#{new_ulid()}"),
+            **key(session_pk(session_id), f"{SORT_PREFIX}{stamp}#{suffix}"),
             "at": s(stamp),
             "type": s(type),
             "source": s(source),
@@ -93,7 +97,8 @@ class DynamoPaymentTimeline:
             await client.put_item(
                 TableName=self._table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk)",  # never overwrite an entry
+                # never overwrite another entry; an entry with its own id is the same item again
+                **({"ConditionExpression": "attribute_not_exists(pk)"} if entry_id is None else {}),
             )
         return TimelineEntry(
             session_id=session_id,

@@ -1,4 +1,5 @@
-"""One checkout's transaction (see payments.py for the locking story)."""
+"""One checkout's transaction, in the lock order of ``locks.py``: the customer (taken by the
+repository), the cart's open sessions, the cart, the offer, the products."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from datasources.postgres import stock
 from datasources.postgres.carts import _active_cart, _cart_from_rows, _lines, count_usage
 from datasources.postgres.catalog import offer_from_row, product_from_row
 from datasources.postgres.payment_tables import (
@@ -18,6 +20,7 @@ from datasources.postgres.payment_tables import (
     StockReservationRow,
 )
 from datasources.postgres.session_rows import load_session
+from datasources.postgres.session_update import SqlSessionUpdate, load_ledger
 from datasources.postgres.tables import CouponRedemptionRow, OfferRow, ProductRow
 from domain.cart import Cart
 from domain.catalog import Product
@@ -25,6 +28,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.offers import Offer
 from domain.payment_session import PaymentSession
 from domain.pricing import UsageCounts
+
+OPEN = ("CREATED", "ATTEMPTED", "AUTHORIZED")
 
 
 class SqlCheckout:
@@ -75,26 +80,40 @@ class SqlCheckout:
             self._session, offer_id=offer_id, customer_id=self._customer_id, now=now
         )
 
+    async def open_sessions(self) -> list[SqlSessionUpdate]:
+        """The cart's open payment sessions (CREATED, ATTEMPTED, AUTHORIZED), locked in id
+        order. Called before :meth:`cart`: sessions come before the cart in the lock order."""
+        cart = await _active_cart(self._session, self._customer_id)
+        if cart is None:
+            return []
+        ids = (
+            await self._session.scalars(
+                select(col(PaymentSessionRow.id))
+                .where(col(PaymentSessionRow.cart_id) == cart.id)
+                .where(col(PaymentSessionRow.status).in_(OPEN))
+                .order_by(col(PaymentSessionRow.id))
+                .with_for_update()
+            )
+        ).all()
+        found = []
+        for row_id in ids:
+            current = await load_session(self._session, row_id)
+            if current is not None:
+                found.append(
+                    SqlSessionUpdate(self._session, await load_ledger(self._session, current))
+                )
+        return found
+
     async def reserve_stock(
         self, quantities: Mapping[str, int], *, skus: Mapping[str, str]
     ) -> None:
-        for product_id in sorted(quantities):
-            taken = (
-                await self._session.execute(
-                    update(ProductRow)
-                    .where(col(ProductRow.id) == uuid.UUID(product_id))
-                    .where(col(ProductRow.stock) >= quantities[product_id])
-                    .values(stock=col(ProductRow.stock) - quantities[product_id])
-                    .returning(col(ProductRow.id))
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalar_one_or_none()
-            if taken is None:
-                raise DomainError(
-                    f"{skus.get(product_id, product_id)} is out of stock",
-                    code=ErrorCode.OUT_OF_STOCK,
-                    field=["cart", "lines"],
-                )
+        short = await stock.reserve(self._session, quantities)
+        if short is not None:
+            raise DomainError(
+                f"{skus.get(short, short)} is out of stock",
+                code=ErrorCode.OUT_OF_STOCK,
+                field=["cart", "lines"],
+            )
 
     async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None:
         now = session.created_at

@@ -45,7 +45,14 @@ class SqlOutbox:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def claim(self, *, limit: int, now: datetime, lease: timedelta) -> list[PendingMessage]:
+    async def claim(
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        keys: Sequence[str] | None = None,
+    ) -> list[PendingMessage]:
         async with self._sessions() as session, session.begin():
             due = (
                 select(col(OutboxRow.id))
@@ -54,6 +61,8 @@ class SqlOutbox:
                 .order_by(col(OutboxRow.created_at))
                 .limit(limit)
             )
+            if keys is not None:
+                due = due.where(col(OutboxRow.dedupe_key).in_(list(keys)))
             if dialect_name(session) == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             ids = list((await session.scalars(due)).all())

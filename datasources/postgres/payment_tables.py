@@ -45,14 +45,14 @@ class PaymentSessionRow(SQLModel, table=True):
             name="ck_payment_sessions_status",
         ),
         CheckConstraint("amount_paise >= 0", name="ck_payment_sessions_amount"),
-        CheckConstraint(
-            "refunded_paise >= 0 AND refunded_paise <= captured_paise",
-            name="ck_payment_sessions_refunds",
-        ),
+        # a refund can be seen before its capture, so refunded may exceed captured for a while
+        CheckConstraint("refunded_paise >= 0", name="ck_payment_sessions_refunds"),
         UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_sessions_idempotency"),
         UniqueConstraint("razorpay_order_id", name="uq_payment_sessions_order"),
         Index("ix_payment_sessions_customer_created", "customer_id", "created_at"),
         Index("ix_payment_sessions_status_expires", "status", "expires_at"),
+        Index("ix_payment_sessions_reconcile", "status", "reconciled_at"),
+        Index("ix_payment_sessions_cart", "cart_id", "status"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -80,6 +80,21 @@ class PaymentSessionRow(SQLModel, table=True):
     updated_at: datetime = _ts()
     expires_at: datetime = _ts()
     paid_at: datetime | None = _ts(nullable=True)
+    reconciled_at: datetime | None = _ts(nullable=True)  # last checked against Razorpay
+
+
+class PaymentEventRow(SQLModel, table=True):
+    """A gateway event applied to a session: recorded in the transaction that applies it, so
+    an event is applied exactly once and a worker dying mid-event leaves nothing behind."""
+
+    __tablename__ = "payment_events"
+
+    event_key: str = Field(sa_column=Column(String(200), primary_key=True))
+    session_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("payment_sessions.id"), nullable=False, index=True)
+    )
+    source: str = Field(max_length=24, nullable=False)
+    received_at: datetime = _ts()
 
 
 class PaymentSessionLineRow(SQLModel, table=True):

@@ -2,8 +2,8 @@
 reservation commit/release, and look-ups. Implements ``domain.ports.PaymentSessionRepository``.
 
 Concurrency:
-* one checkout per (customer, idempotency key) at a time: a transaction-scoped advisory lock
-  (PostgreSQL; SQLite serialises writers anyway), backed by a unique constraint;
+* one checkout or session change per customer at a time: the customer's advisory lock
+  (``locks.py``, which writes down the one lock order), backed by unique constraints;
 * the customer's cart row is locked ``FOR UPDATE`` while it is read and snapshotted;
 * stock is taken with ``UPDATE products SET stock = stock - q WHERE stock >= q``, in product id
   order, so of many sessions racing for the last unit exactly one gets it;
@@ -17,16 +17,20 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from datasources.postgres import refunds as refund_rows
 from datasources.postgres.checkout import SqlCheckout
-from datasources.postgres.payment_tables import PaymentSessionLineRow, PaymentSessionRow
+from datasources.postgres.locks import lock_customer
+from datasources.postgres.payment_tables import (
+    PaymentSessionLineRow,
+    PaymentSessionRow,
+    RefundRow,
+)
 from datasources.postgres.session_rows import load_session, parse_uuid, session_from_rows
-from datasources.postgres.session_update import SqlSessionUpdate
-from datasources.postgres.sql import dialect_name
+from datasources.postgres.session_update import SqlSessionUpdate, load_ledger, mark_reconciled
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentStatus
 from domain.refunds import Refund
@@ -41,24 +45,35 @@ class SqlPaymentSessions:
         self, *, customer_id: str, idempotency_key: str
     ) -> AsyncIterator[SqlCheckout]:
         async with self._sessions() as session, session.begin():
-            if dialect_name(session) == "postgresql":
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"checkout:{customer_id}:{idempotency_key}"},
-                )
-            else:  # SQLite: take the single write lock now, not at the first write
-                await session.execute(text("UPDATE carts SET version = version WHERE 0"))
+            await lock_customer(session, customer_id)
             yield SqlCheckout(session, customer_id=customer_id, idempotency_key=idempotency_key)
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[SqlSessionUpdate | None]:
-        """The session locked ``FOR UPDATE`` (None if there is no such session)."""
+        """The session locked for one event (None if there is no such session): the customer's
+        lock first, then the row ``FOR UPDATE`` (``locks.py``)."""
         key = parse_uuid(session_id)
         async with self._sessions() as session, session.begin():
-            if dialect_name(session) != "postgresql":
-                await session.execute(text("UPDATE carts SET version = version WHERE 0"))
+            customer = (
+                (
+                    await session.scalars(
+                        select(col(PaymentSessionRow.customer_id)).where(
+                            col(PaymentSessionRow.id) == key
+                        )
+                    )
+                ).one_or_none()
+                if key
+                else None
+            )
+            if customer is None:
+                yield None
+                return
+            await lock_customer(session, customer)
             current = await load_session(session, key, for_update=True) if key else None
-            yield SqlSessionUpdate(session, current) if current is not None else None
+            if current is None:
+                yield None
+                return
+            yield SqlSessionUpdate(session, await load_ledger(session, current))
 
     async def get(self, session_id: str) -> PaymentSession | None:
         key = parse_uuid(session_id)
@@ -142,8 +157,8 @@ class SqlPaymentSessions:
     async def due(
         self, *, statuses: Sequence[PaymentStatus], before: datetime, limit: int
     ) -> list[str]:
-        """Ids of sessions in ``statuses`` whose ``expires_at`` (or creation, for reconciling)
-        is before ``before``, oldest first."""
+        """Ids of sessions in ``statuses`` whose ``expires_at`` is before ``before``, oldest
+        first (expiry)."""
         statement = (
             select(col(PaymentSessionRow.id))
             .where(col(PaymentSessionRow.status).in_([s.value for s in statuses]))
@@ -153,6 +168,46 @@ class SqlPaymentSessions:
         )
         async with self._sessions() as session:
             return [str(i) for i in (await session.scalars(statement)).all()]
+
+    async def to_reconcile(
+        self,
+        *,
+        open_statuses: Sequence[PaymentStatus],
+        open_before: datetime,
+        closed_statuses: Sequence[PaymentStatus],
+        closed_since: datetime,
+        limit: int,
+    ) -> list[str]:
+        """Sessions reconciliation should look at, least recently looked at first (never
+        looked at before all others), so every candidate gets its turn: open ones created
+        before ``open_before``; closed ones, not captured, that closed since ``closed_since``;
+        any with a PENDING refund."""
+        pending = select(col(RefundRow.session_id)).where(col(RefundRow.status) == "PENDING")
+        row = PaymentSessionRow
+        statement = (
+            select(col(row.id))
+            .where(
+                or_(
+                    (col(row.status).in_([s.value for s in open_statuses]))
+                    & (col(row.created_at) < open_before),
+                    (col(row.status).in_([s.value for s in closed_statuses]))
+                    & (col(row.captured_paise) == 0)
+                    & (col(row.updated_at) >= closed_since)
+                    & col(row.razorpay_order_id).is_not(None),
+                    col(row.id).in_(pending),
+                )
+            )
+            .order_by(col(row.reconciled_at).is_not(None), col(row.reconciled_at), col(row.id))
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return [str(i) for i in (await session.scalars(statement)).all()]
+
+    async def mark_reconciled(self, session_ids: Sequence[str], *, now: datetime) -> None:
+        if not session_ids:
+            return
+        async with self._sessions() as session, session.begin():
+            await mark_reconciled(session, session_ids, now=now)
 
     async def refunds(self, session_id: str) -> list[Refund]:
         key = parse_uuid(session_id)

@@ -68,18 +68,33 @@ class SnsNotifier:
         self._arns = dict(topic_arns)
 
     async def publish(
-        self, *, topic: NotificationTopic, subject: str, message: str, dedupe_key: str
+        self,
+        *,
+        topic: NotificationTopic,
+        subject: str,
+        message: str,
+        dedupe_key: str,
+        event: str = "",
+        customer_id: str | None = None,
     ) -> str:
         if not dedupe_key:
             raise ValueError("dedupe_key must not be empty")
         arn = self._arns[topic]
+        attributes = {
+            "dedupe_key": dedupe_key,
+            "notification_id": dedupe_key,
+            "audience": topic.value,
+            "event": event or "notification",
+        }
+        if customer_id and topic is NotificationTopic.CUSTOMER:
+            attributes["customer_id"] = customer_id
         request: dict[str, Any] = {
             "TopicArn": arn,
             "Subject": sns_subject(subject),
             "Message": message,
             "MessageAttributes": {
-                "dedupe_key": {"DataType": "String", "StringValue": dedupe_key},
-                "audience": {"DataType": "String", "StringValue": topic.value},
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()
             },
         }
         if arn.endswith(".fifo"):

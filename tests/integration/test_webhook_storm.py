@@ -17,12 +17,13 @@ from typing import Any
 from datasources.aws import AwsClients, default_config
 from datasources.sns.notifier import SnsNotifier
 from domain.payment_ports import NotificationTopic
+from domain.payment_rules import PaymentReported
 from domain.payments import merchant_date
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.razorpay_sandbox.testing import WebhookReceiver
 from resolvers.outbox import dispatch, dispatch_all
-from resolvers.payment_events import settle_gateway_payment
+from resolvers.payment_events import settle
 from resolvers.sales import dashboard
 from tests.conftest import REGION
 from tests.support.services import free_port
@@ -175,7 +176,7 @@ async def test_sns_outage_loses_nothing(
         payment = await deps.gateway.fetch_payment(paid["razorpay_payment_id"])
         stored = await deps.payments.get(session["id"])
         assert stored is not None
-        await settle_gateway_payment(down, stored, payment, source="webhook", strict=False)
+        await settle(down, stored.id, PaymentReported(payment=payment, source="verify"))
         paid_ids.append(session["id"])
 
     try:
@@ -183,9 +184,9 @@ async def test_sns_outage_loses_nothing(
         again = await dispatch(down)  # not due yet: backoff
     finally:
         await dead.aclose()
-    # the sales counters (DynamoDB) were reachable; the 6 notifications (3 customer, 3 admin)
-    # of these sessions wait in the outbox
-    assert (outage.sent, outage.failed) == (3, 6)
+    # the sales counters and timeline entries (DynamoDB) were reachable; the 6 notifications
+    # (3 customer, 3 admin) of these sessions wait in the outbox
+    assert (outage.sent, outage.failed) == (6, 6)
     assert await deps.outbox.pending_count() == 6
     assert (again.sent, again.failed) == (0, 0)
     assert await published(private_stack, "admin_queue") == []

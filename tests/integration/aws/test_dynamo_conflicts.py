@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,13 +38,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from datasources.aws import AwsClients, default_config
-from datasources.dynamodb import (
-    DynamoIdempotencyStore,
-    DynamoSalesCounters,
-    DynamoWebhookEventLedger,
-)
+from datasources.dynamodb import DynamoSalesCounters
 from datasources.dynamodb.sales import MAX_CONFLICT_RETRIES
-from domain.payment_ports import IdempotencyOutcome, RecordStoreError, SalesDay
+from domain.payment_ports import RecordStoreError, SalesDay
 from tests.integration.aws.conftest import REGION
 
 ItemKey = tuple[str, str, str]  # table, pk, sk
@@ -320,65 +316,3 @@ async def test_endless_conflicts_are_a_retryable_error_that_counted_nothing(
     assert await counters.record_failed(day=day, event_key="failed:pay_endless")
     assert not await counters.record_failed(day=day, event_key="failed:pay_endless")
     assert await truth.read(from_day=day, to_day=day) == [SalesDay(day=day, failed_count=1)]
-
-
-# --- conditional claims racing over an expired record ------------------------------------------
-
-
-class SetClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-async def test_one_winner_when_many_reclaim_an_expired_webhook_claim(
-    aws: AwsClients, table_name: str
-) -> None:
-    clock = SetClock(datetime(2025, 6, 1, 9, 0, tzinfo=UTC))
-    ledger = DynamoWebhookEventLedger(
-        clients=aws, table_name=table_name, retention=timedelta(hours=1), clock=clock
-    )
-    event_id = f"evt_{uuid.uuid4().hex[:12]}"
-    assert await ledger.claim(event_id)
-    clock.at += timedelta(hours=2)  # expired; DynamoDB has not deleted it yet
-
-    wins = await asyncio.gather(*(ledger.claim(event_id) for _ in range(30)))
-
-    assert sum(wins) == 1  # the winner's claim is fresh: the condition is false for the rest
-    assert not await ledger.claim(event_id)
-
-
-async def test_one_owner_when_many_reclaim_an_expired_idempotency_key(
-    aws: AwsClients, table_name: str
-) -> None:
-    clock = SetClock(datetime(2025, 6, 1, 9, 0, tzinfo=UTC))
-    store = DynamoIdempotencyStore(clients=aws, table_name=table_name, clock=clock)
-    scope, key = "paymentSessionCreate:racer", f"k-{uuid.uuid4().hex[:8]}"
-    ttl = timedelta(minutes=10)
-    first = await store.claim(scope=scope, key=key, fingerprint="old-cart", ttl=ttl)
-    assert first.outcome is IdempotencyOutcome.ACQUIRED
-    clock.at += timedelta(minutes=11)
-
-    fingerprints = [f"cart-{i}" for i in range(20)] + ["cart-same"] * 10
-    claims = await asyncio.gather(
-        *(store.claim(scope=scope, key=key, fingerprint=fp, ttl=ttl) for fp in fingerprints)
-    )
-
-    owners = [c for c in claims if c.outcome is IdempotencyOutcome.ACQUIRED]
-    assert len(owners) == 1
-    winner = owners[0].record.fingerprint
-    for fingerprint, claim in zip(fingerprints, claims, strict=True):
-        if claim.outcome is IdempotencyOutcome.ACQUIRED:
-            continue
-        assert claim.record.fingerprint == winner  # everyone else sees the winner's record
-        expected = (
-            IdempotencyOutcome.IN_PROGRESS if fingerprint == winner else IdempotencyOutcome.MISMATCH
-        )
-        assert claim.outcome is expected, (fingerprint, winner)
-    stored = await store.get(scope=scope, key=key)
-    assert stored is not None and stored.fingerprint == winner
-    # only the owner can complete it
-    assert not await store.complete(scope=scope, key=key, fingerprint="old-cart", result_ref="x")
-    assert await store.complete(scope=scope, key=key, fingerprint=winner, result_ref="ps_1")
