@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from datasources.postgres import stock
 from datasources.postgres.carts import _active_cart, _cart_from_rows, _lines, count_usage
 from datasources.postgres.catalog import offer_from_row, product_from_row
 from datasources.postgres.payment_tables import (
@@ -78,23 +79,13 @@ class SqlCheckout:
     async def reserve_stock(
         self, quantities: Mapping[str, int], *, skus: Mapping[str, str]
     ) -> None:
-        for product_id in sorted(quantities):
-            taken = (
-                await self._session.execute(
-                    update(ProductRow)
-                    .where(col(ProductRow.id) == uuid.UUID(product_id))
-                    .where(col(ProductRow.stock) >= quantities[product_id])
-                    .values(stock=col(ProductRow.stock) - quantities[product_id])
-                    .returning(col(ProductRow.id))
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalar_one_or_none()
-            if taken is None:
-                raise DomainError(
-                    f"{skus.get(product_id, product_id)} is out of stock",
-                    code=ErrorCode.OUT_OF_STOCK,
-                    field=["cart", "lines"],
-                )
+        short = await stock.reserve(self._session, quantities)
+        if short is not None:
+            raise DomainError(
+                f"{skus.get(short, short)} is out of stock",
+                code=ErrorCode.OUT_OF_STOCK,
+                field=["cart", "lines"],
+            )
 
     async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None:
         now = session.created_at

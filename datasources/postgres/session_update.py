@@ -7,16 +7,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from datasources.postgres import refunds as refund_rows
+from datasources.postgres import stock
 from datasources.postgres.carts import _active_cart
 from datasources.postgres.outbox import enqueue
 from datasources.postgres.payment_tables import PaymentSessionRow, StockReservationRow
-from datasources.postgres.sql import dialect_name
-from datasources.postgres.tables import CartLineRow, CartRow, CouponRedemptionRow, ProductRow
+from datasources.postgres.tables import CartLineRow, CartRow, CouponRedemptionRow
 from domain.outbox import OutboxMessage
 from domain.payment_session import PaymentSession
 from domain.refunds import Refund
@@ -54,24 +54,17 @@ class SqlSessionUpdate:
         """PAID: the held units and the coupon use count for good. Units released earlier (a
         late capture of an expired session) are taken again, as far as stock allows."""
         session_id = uuid.UUID(self.session.id)
-        released = (
-            await self._session.scalars(
-                select(StockReservationRow)
-                .where(col(StockReservationRow.session_id) == session_id)
-                .where(col(StockReservationRow.status) == "RELEASED")
-            )
-        ).all()
-        for reservation in released:
-            await self._session.execute(
-                update(ProductRow)
-                .where(col(ProductRow.id) == reservation.product_id)
-                .values(
-                    stock=func.max(0, col(ProductRow.stock) - reservation.quantity)
-                    if dialect_name(self._session) == "sqlite"
-                    else func.greatest(0, col(ProductRow.stock) - reservation.quantity)
-                )
-                .execution_options(synchronize_session=False)
-            )
+        rows = await self._reservations(session_id, "HELD", "RELEASED")
+        held = {str(r.product_id): r.quantity for r in rows if r.status == "HELD"}
+        released = {str(r.product_id): r.quantity for r in rows if r.status == "RELEASED"}
+        if held:
+            await stock.commit(self._session, held)
+        if released and await stock.take(self._session, released) is not None:
+            # as before the late-capture rules (issue 9): take what is left of each product
+            left = await stock.available(self._session, released)
+            partial = {p: min(q, left.get(p, 0)) for p, q in released.items()}
+            if partial := {p: q for p, q in partial.items() if q > 0}:
+                await stock.take(self._session, partial)
         await self._session.execute(
             update(StockReservationRow)
             .where(col(StockReservationRow.session_id) == session_id)
@@ -85,25 +78,25 @@ class SqlSessionUpdate:
             .execution_options(synchronize_session=False)
         )
 
+    async def _reservations(
+        self, session_id: uuid.UUID, *statuses: str
+    ) -> Sequence[StockReservationRow]:
+        return (
+            await self._session.scalars(
+                select(StockReservationRow)
+                .where(col(StockReservationRow.session_id) == session_id)
+                .where(col(StockReservationRow.status).in_(statuses))
+                .with_for_update()
+            )
+        ).all()
+
     async def release_reservations(self, *, now: datetime) -> None:
         """Closed unpaid: held units go back on the shelf, the coupon use is freed. Only HELD
         rows move, so releasing twice gives nothing back twice."""
         session_id = uuid.UUID(self.session.id)
-        held = (
-            await self._session.scalars(
-                select(StockReservationRow)
-                .where(col(StockReservationRow.session_id) == session_id)
-                .where(col(StockReservationRow.status) == "HELD")
-                .with_for_update()
-            )
-        ).all()
-        for reservation in sorted(held, key=lambda r: r.product_id):
-            await self._session.execute(
-                update(ProductRow)
-                .where(col(ProductRow.id) == reservation.product_id)
-                .values(stock=col(ProductRow.stock) + reservation.quantity)
-                .execution_options(synchronize_session=False)
-            )
+        held = await self._reservations(session_id, "HELD")
+        if held:
+            await stock.release(self._session, {str(r.product_id): r.quantity for r in held})
         await self._session.execute(
             update(StockReservationRow)
             .where(col(StockReservationRow.session_id) == session_id)
