@@ -26,6 +26,7 @@ from datasources.postgres.catalog import SqlProductRepository
 from datasources.postgres.tables import ProductRow
 from domain.catalog import validated_product
 from domain.errors import DomainError, ErrorCode
+from infra.local import seed
 
 Sessions = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
@@ -450,3 +451,16 @@ async def test_every_move_works_on_sqlite(sqlite_sessions: Sessions) -> None:
     )
     assert answers.count(None) == 1
     assert await levels(sessions, last) == {last: (1, 1)}
+
+
+async def test_seeding_again_resets_on_hand_and_keeps_what_sessions_hold(
+    sqlite_sessions: Sessions,
+) -> None:
+    sessions = sqlite_sessions
+    await seed.seed_catalog(sessions)
+    demo = seed.PRODUCTS[0]
+    pid = str(seed.product_id(demo.sku))
+    assert await in_tx(sessions, lambda s: stock.reserve(s, {pid: 3})) is None
+    await in_tx(sessions, lambda s: stock.commit(s, {pid: 1}))
+    await seed.seed_catalog(sessions)
+    assert await levels(sessions, pid) == {pid: (demo.stock, 2)}
