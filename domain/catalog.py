@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from domain.errors import InvalidInput
+from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.money import BASIS_POINTS
 from domain.text import check_text
 
@@ -21,7 +21,8 @@ class Product:
     category: str
     price: int  # paise, tax-exclusive
     gst_rate_bp: int
-    stock: int
+    stock: int  # available to buy: on hand minus the units open payment sessions hold
+    stock_on_hand: int  # on the shelf, held units included (admins only)
     image_url: str | None = None
     active: bool = True
 
@@ -78,6 +79,8 @@ def validated_product(
 ) -> Product:
     """Normalise admin input (``ProductInput``) into a product, or raise InvalidInput with
     ``field`` set to the input field at fault. Text is stripped; a blank image URL is none.
+    ``stock`` is what goes on hand; what is available comes back from the store, which
+    knows what open payment sessions hold (until then both are the input's).
     """
     if price < 0:
         raise InvalidInput("price must not be negative", field=["price"])
@@ -97,6 +100,29 @@ def validated_product(
         price=price,
         gst_rate_bp=validate_gst_rate(gst_rate_bp),
         stock=stock,
+        stock_on_hand=stock,
         image_url=url,
         active=active,
     )
+
+
+def check_stock_on_hand(*, new: int, current: int, reserved: int, expected: int | None) -> None:
+    """Whether ``productUpsert`` may set on hand to ``new`` when it is ``current`` and open
+    payment sessions hold ``reserved`` of it. ``expected`` (``expectedStockOnHand``) is what
+    the form read: a save made from a stale form is refused, and so is setting on hand below
+    what sessions hold (those units are promised). Both raise ``STOCK_CONFLICT``.
+    """
+    if expected is not None and expected != current:
+        raise DomainError(
+            f"stock on hand changed since it was read: it is {current} now, not {expected}",
+            code=ErrorCode.STOCK_CONFLICT,
+            field=["expectedStockOnHand"],
+        )
+    if new < reserved:
+        units = "unit" if reserved == 1 else "units"
+        raise DomainError(
+            f"open payment sessions hold {reserved} {units}: stock on hand must be at least"
+            f" {reserved}",
+            code=ErrorCode.STOCK_CONFLICT,
+            field=["stock"],
+        )

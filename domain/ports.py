@@ -38,11 +38,14 @@ class ProductRepository(Protocol):
         """Products ordered by sku after ``after_sku``; at most ``query.first`` of them."""
         ...
 
-    async def upsert(self, product: Product) -> Product:
-        """Insert or update by ``product.id``; the stored product comes back.
+    async def upsert(self, product: Product, *, expected_on_hand: int | None = None) -> Product:
+        """Insert or update by ``product.id``; the stored product comes back. On hand is set
+        to ``product.stock_on_hand``; units held by open payment sessions stay held.
 
         Raises :class:`~domain.errors.InvalidInput` (``field=["sku"]``) when another product
-        already has the sku.
+        already has the sku, and ``STOCK_CONFLICT`` by
+        :func:`~domain.catalog.check_stock_on_hand` (on hand is not ``expected_on_hand``
+        any more, or would go below what sessions hold); nothing is written then.
         """
         ...
 

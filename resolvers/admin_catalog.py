@@ -44,8 +44,15 @@ async def product_upsert(
     description: str | None = None,
     image_url: str | None = None,
     active: bool = True,
+    expected_stock_on_hand: int | None = None,
 ) -> Product:
-    """``productUpsert``: amounts in paise, GST in basis points. Returns the stored product."""
+    """``productUpsert``: amounts in paise, GST in basis points. Returns the stored product.
+
+    ``stock`` sets the units on hand; units held by open payment sessions stay held, so a
+    save never creates or destroys them. With ``expected_stock_on_hand`` (what the form
+    read) the save is made only if on hand is still that; on hand below what sessions hold
+    is refused too. Both raise ``STOCK_CONFLICT`` (:func:`domain.catalog.check_stock_on_hand`).
+    """
     product_id, new = _id_or_new(id, code=ErrorCode.PRODUCT_NOT_FOUND, what="product")
     product = validated_product(
         id=product_id,
@@ -61,7 +68,7 @@ async def product_upsert(
     )
     if not new and (await deps.products.get_many([product_id]))[0] is None:
         raise NotFound("no such product", code=ErrorCode.PRODUCT_NOT_FOUND, field=["id"])
-    return await deps.products.upsert(product)
+    return await deps.products.upsert(product, expected_on_hand=expected_stock_on_hand)
 
 
 async def _canonical_product_ids(deps: Deps, raw_ids: Sequence[str]) -> list[str]:

@@ -25,9 +25,17 @@ class ProductInput:
     category: str
     price: int
     gst_rate_bp: int
-    stock: int
+    stock: int = strawberry.field(
+        description="Units on hand. Units held by open payment sessions stay held; on hand"
+        " below them fails with STOCK_CONFLICT."
+    )
     image_url: str | None = None
     active: bool | None = True
+    expected_stock_on_hand: int | None = strawberry.field(
+        default=None,
+        description="The stockOnHand the form was read with: if on hand changed since,"
+        " the save fails with STOCK_CONFLICT.",
+    )
 
 
 @strawberry.input(description="Without id: create. Amounts in paise, percentages in basis points.")
@@ -80,6 +88,7 @@ class AdminCatalogMutation:
                 stock=input.stock,
                 image_url=input.image_url,
                 active=input.active is not False,
+                expected_stock_on_hand=input.expected_stock_on_hand,
             )
         except DomainError as error:
             return ProductPayload(product=None, errors=user_errors(error))

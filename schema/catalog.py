@@ -9,9 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog import Product as ProductEntity
+from domain.identity import Role
 from domain.offers import Offer as OfferEntity
 from resolvers import catalog
 from schema.context import Context
+from schema.permissions import auth_field
 from schema.types import Money, PageInfo, money, money_or_none
 
 
@@ -67,7 +69,9 @@ class Product:
     category: str
     price: Money
     gst_rate_bp: int = strawberry.field(description="GST rate in basis points: 18 % is 1800.")
-    stock: int
+    stock: int = strawberry.field(
+        description="Units customers can still buy: on hand minus those open payment sessions hold."
+    )
     image_url: str | None
     entity: strawberry.Private[ProductEntity]
 
@@ -85,6 +89,13 @@ class Product:
             image_url=product.image_url,
             entity=product,
         )
+
+    @auth_field(
+        requires=Role.ADMIN,
+        description="Units on the shelf, those open payment sessions hold included.",
+    )
+    def stock_on_hand(self) -> int | None:
+        return self.entity.stock_on_hand
 
     @strawberry.field(description="Live offers whose scope includes this product.")
     async def offers(self, info: Info[Context, None]) -> list[Offer]:

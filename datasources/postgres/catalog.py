@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from datasources.postgres.sql import as_utc, insert_on_conflict, is_unique_violation
 from datasources.postgres.tables import OfferRow, ProductRow
-from domain.catalog import Product
+from domain.catalog import Product, check_stock_on_hand
 from domain.errors import InvalidInput
 from domain.offers import Offer, OfferKind, normalise_code
 from domain.ports import ProductQuery
@@ -29,7 +29,8 @@ def product_from_row(row: ProductRow) -> Product:
         category=row.category,
         price=row.price_paise,
         gst_rate_bp=row.gst_rate_bp,
-        stock=row.stock,
+        stock=row.on_hand - row.reserved,
+        stock_on_hand=row.on_hand,
         image_url=row.image_url,
         active=row.active,
     )
@@ -56,7 +57,8 @@ def offer_from_row(row: OfferRow) -> Offer:
 
 
 def product_values(product: Product) -> dict[str, object]:
-    """Column values of a product, without the timestamps."""
+    """Column values of a product, without the timestamps and without ``reserved`` (which
+    only payment sessions move)."""
     return {
         "id": uuid.UUID(product.id),
         "sku": product.sku,
@@ -65,7 +67,7 @@ def product_values(product: Product) -> dict[str, object]:
         "category": product.category,
         "price_paise": product.price,
         "gst_rate_bp": product.gst_rate_bp,
-        "stock": product.stock,
+        "on_hand": product.stock_on_hand,
         "image_url": product.image_url,
         "active": product.active,
     }
@@ -102,12 +104,16 @@ async def _upsert(
     *,
     unique_column: str,
     unique_field: str,
+    on_insert: dict[str, object] | None = None,
+    check: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> _Row:
-    """INSERT … ON CONFLICT (id) DO UPDATE, keeping ``created_at``; the row as stored."""
+    """INSERT … ON CONFLICT (id) DO UPDATE, keeping ``created_at``; the row as stored. An
+    update changes the columns in ``values`` only (``on_insert`` is for a new row).
+    ``check`` runs first, in the same transaction."""
     now = datetime.now(UTC)
     async with sessions() as session:
         insert = insert_on_conflict(session, entity).values(
-            **values, created_at=now, updated_at=now
+            **values, **(on_insert or {}), created_at=now, updated_at=now
         )
         changes = {k: insert.excluded[k] for k in values if k != "id"}
         statement = insert.on_conflict_do_update(
@@ -115,6 +121,8 @@ async def _upsert(
         ).returning(entity)
         try:
             async with session.begin():
+                if check is not None:
+                    await check(session)
                 row = (await session.scalars(statement)).one()
         except IntegrityError as exc:
             if is_unique_violation(exc, column=unique_column):
@@ -163,13 +171,35 @@ class SqlProductRepository:
             rows = (await session.scalars(statement)).all()
         return [product_from_row(row) for row in rows]
 
-    async def upsert(self, product: Product) -> Product:
+    async def upsert(self, product: Product, *, expected_on_hand: int | None = None) -> Product:
+        """On hand is set, conditionally on ``expected_on_hand``; ``reserved`` is never
+        written here (a new product starts with nothing held). The row is locked while
+        the rule is checked, so a checkout cannot hold units in between."""
+
+        async def check(session: AsyncSession) -> None:
+            current = (
+                await session.execute(
+                    select(col(ProductRow.on_hand), col(ProductRow.reserved))
+                    .where(col(ProductRow.id) == uuid.UUID(product.id))
+                    .with_for_update()
+                )
+            ).one_or_none()
+            on_hand, reserved = current if current is not None else (0, 0)
+            check_stock_on_hand(
+                new=product.stock_on_hand,
+                current=on_hand,
+                reserved=reserved,
+                expected=expected_on_hand,
+            )
+
         row = await _upsert(
             self._sessions,
             ProductRow,
             product_values(product),
             unique_column="sku",
             unique_field="sku",
+            on_insert={"reserved": 0},
+            check=check,
         )
         return product_from_row(row)
 

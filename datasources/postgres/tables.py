@@ -35,10 +35,16 @@ def _ts(*, nullable: bool = False) -> Any:
 
 
 class ProductRow(SQLModel, table=True):
+    """A product. ``on_hand`` counts the units on the shelf, ``reserved`` those of them held
+    by open payment sessions (datasources/postgres/stock.py moves it); available to buy is
+    ``on_hand - reserved``. An admin's save sets ``on_hand`` only."""
+
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price_paise >= 0", name="ck_products_price_non_negative"),
-        CheckConstraint("stock >= 0", name="ck_products_stock_non_negative"),
+        CheckConstraint(
+            "reserved >= 0 AND reserved <= on_hand", name="ck_products_reserved_within_on_hand"
+        ),
         CheckConstraint("gst_rate_bp BETWEEN 0 AND 10000", name="ck_products_gst_rate"),
         Index("ix_products_category_sku", "category", "sku"),
     )
@@ -50,7 +56,8 @@ class ProductRow(SQLModel, table=True):
     category: str = Field(max_length=64, nullable=False)
     price_paise: int = Field(sa_column=Column(BigInteger, nullable=False))
     gst_rate_bp: int = Field(nullable=False)
-    stock: int = Field(default=0, nullable=False)
+    on_hand: int = Field(default=0, nullable=False)
+    reserved: int = Field(default=0, nullable=False)
     image_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     active: bool = Field(default=True, nullable=False)
     created_at: datetime = _ts()

@@ -176,9 +176,13 @@ OFFERS: tuple[DemoOffer, ...] = (
 async def seed_catalog(
     sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None
 ) -> None:
+    """Write the demo catalog. Seeding again resets each product's on-hand count to the demo's
+    (never below what open payment sessions hold) and leaves their reservations alone."""
     now = now or datetime.now(UTC)
     async with sessions() as session, session.begin():
         for p in PRODUCTS:
+            existing = await session.get(ProductRow, product_id(p.sku), with_for_update=True)
+            reserved = existing.reserved if existing is not None else 0
             await session.merge(
                 ProductRow(
                     id=product_id(p.sku),
@@ -188,7 +192,8 @@ async def seed_catalog(
                     category=p.category,
                     price_paise=p.price,
                     gst_rate_bp=p.gst_rate_bp,
-                    stock=p.stock,
+                    on_hand=max(p.stock, reserved),
+                    reserved=reserved,
                     image_url=None,
                     active=True,
                     created_at=now,

@@ -23,6 +23,7 @@ from infra.local.seed import product_id
 from resolvers.payments import expire_due
 from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.cleanup import switch_off_test_offers
+from tests.support.payments_flow import retire_product
 from tests.support.shop import (
     CANCEL,
     GET,
@@ -77,12 +78,7 @@ async def scarce_product(gql: GraphQLClient, admin: Headers) -> AsyncIterator[di
     made = (await data(gql, PRODUCT_UPSERT, admin, input=spec))["productUpsert"]
     assert made["errors"] == []
     yield {"id": made["product"]["id"], "sku": sku}
-    await data(
-        gql,
-        PRODUCT_UPSERT,
-        admin,
-        input=spec | {"id": made["product"]["id"], "active": False, "stock": 0},
-    )
+    await retire_product(gql, admin, {"id": made["product"]["id"], "spec": spec})
 
 
 async def orders_with_receipt(base_url: str, receipt: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.cart import Cart
-from domain.catalog import Product
+from domain.catalog import Product, check_stock_on_hand
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.offers import Offer, normalise_code
 from domain.ports import ProductQuery
@@ -54,9 +54,17 @@ class FakeProducts:
             ]
         return found[: query.first]
 
-    async def upsert(self, product: Product) -> Product:
+    async def upsert(self, product: Product, *, expected_on_hand: int | None = None) -> Product:
+        """Like the SQL one: on hand is set, what sessions hold (on hand − stock) stays held."""
         if any(p.sku == product.sku and p.id != product.id for p in self.items.values()):
             raise InvalidInput("another one already has this sku", field=["sku"])
+        stored = self.items.get(product.id)
+        on_hand = stored.stock_on_hand if stored is not None else 0
+        reserved = on_hand - stored.stock if stored is not None else 0
+        check_stock_on_hand(
+            new=product.stock_on_hand, current=on_hand, reserved=reserved, expected=expected_on_hand
+        )
+        product = replace(product, stock=product.stock_on_hand - reserved)
         self.items[product.id] = product
         return product
 

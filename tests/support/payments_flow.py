@@ -27,6 +27,7 @@ Headers = dict[str, str]
 
 PRODUCT_UPSERT = """mutation($input: ProductInput!) {
   productUpsert(input: $input) { product { id sku } errors { code message } } }"""
+ON_HAND = "query($id: ID!) { product(id: $id) { stockOnHand } }"
 ADD_LINES = """mutation($lines: [CartLineInput!]!) {
   cartLinesAdd(lines: $lines) { cart { version } errors { code message } } }"""
 REFUND = """mutation($input: RefundCreateInput!) { refundCreate(input: $input) {
@@ -59,12 +60,15 @@ async def own_product(
 
 
 async def retire_product(gql: GraphQLClient, admin: Headers, product: dict[str, Any]) -> None:
-    """Switch a test's product off again (stock 0), so no other listing ever shows it."""
+    """Switch a test's product off again, so no other listing ever shows it. Its units on
+    hand stay as they are: sessions the test left open may still hold some."""
+    found = (await data(gql, ON_HAND, admin, id=product["id"]))["product"]
+    on_hand = found["stockOnHand"] if found is not None else product["spec"]["stock"]
     retired = await data(
         gql,
         PRODUCT_UPSERT,
         admin,
-        input=product["spec"] | {"id": product["id"], "active": False, "stock": 0},
+        input=product["spec"] | {"id": product["id"], "active": False, "stock": on_hand},
     )
     assert retired["productUpsert"]["errors"] == [], retired
 

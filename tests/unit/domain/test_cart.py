@@ -44,6 +44,7 @@ def product(
         price=price,
         gst_rate_bp=gst,
         stock=stock,
+        stock_on_hand=stock,
         active=active,
     )
 

@@ -24,6 +24,7 @@ TEA = Product(
     price=28_900,
     gst_rate_bp=500,
     stock=10,
+    stock_on_hand=10,
 )
 NOW = FixedClock().at
 LIMITED = Offer.validated(
