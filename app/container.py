@@ -172,6 +172,7 @@ class Container:
                 clients=self.aws, table_name=self.settings.dynamodb_table
             ),
             max_page_size=self.settings.max_page_size,
+            outbox_max_attempts=self.settings.outbox_max_attempts,
         )
 
     async def readiness(self) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.outbox import MAX_ATTEMPTS
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
 
 
@@ -73,6 +75,9 @@ class Settings(BaseSettings):
     storefront_failure_url: str = "http://127.0.0.1:8000/static/checkout/failure.html"
     payment_session_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     currency: str = "INR"
+
+    # Outbox: a message whose delivery failed this many times is parked (the dead letter)
+    outbox_max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=1000)
 
     # GraphQL
     graphiql_enabled: bool = True

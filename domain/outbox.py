@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.money import format_inr
+from domain.notifications import NotificationEvent
 from domain.payment_session import PaymentSession
 from domain.payments import PAID_STATUSES, merchant_date
 
@@ -50,12 +51,18 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _notify(
-    kind: OutboxKind, key: str, subject: str, message: str, session: PaymentSession
+    kind: OutboxKind,
+    key: str,
+    subject: str,
+    message: str,
+    session: PaymentSession,
+    event: NotificationEvent,
 ) -> OutboxMessage:
     return OutboxMessage(
         kind=kind,
         dedupe_key=key,
         payload={
+            "event": event.value,
             "subject": subject,
             "message": message,
             "session_id": session.id,
@@ -75,6 +82,7 @@ def on_paid(session: PaymentSession, *, at: datetime) -> list[OutboxMessage]:
             f"Payment received for order {short}",
             f"We received {amount} for order {short}. Thank you!",
             session,
+            NotificationEvent.PAYMENT_PAID,
         ),
         _notify(
             OutboxKind.NOTIFY_ADMIN,
@@ -82,6 +90,7 @@ def on_paid(session: PaymentSession, *, at: datetime) -> list[OutboxMessage]:
             f"Order {short} paid",
             f"Session {session.id} paid {amount}.",
             session,
+            NotificationEvent.PAYMENT_PAID,
         ),
         OutboxMessage(
             kind=OutboxKind.SALES_PAID,
@@ -102,6 +111,7 @@ def on_review(session: PaymentSession, *, why: str) -> list[OutboxMessage]:
             f"Review payment session {session.id[:8]}",
             f"Session {session.id} ({session.status.value}) needs review: {why}.",
             session,
+            NotificationEvent.PAYMENT_REVIEW,
         )
     ]
 
@@ -126,6 +136,7 @@ def on_payment_failed(
                 f"Your payment for order {short} did not go through; you can try again "
                 "before the session expires.",
                 session,
+                NotificationEvent.PAYMENT_FAILED,
             )
         )
     return messages
@@ -142,6 +153,7 @@ def on_refund_processed(
             f"Refund for order {short}",
             f"We refunded {format_inr(amount)} for order {short}.",
             session,
+            NotificationEvent.REFUND_PROCESSED,
         ),
         OutboxMessage(
             kind=OutboxKind.SALES_REFUND,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.gateway import PaymentGateway
+from domain.outbox import MAX_ATTEMPTS
 from domain.payment_ports import (
     Notifier,
     PaymentTimeline,
@@ -45,3 +46,4 @@ class Deps:
     sales: SalesCounters
     webhook_ledger: WebhookEventLedger
     max_page_size: int = 100
+    outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked
