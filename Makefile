@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint typecheck imports pytest schema bench mutate clean
+.PHONY: run test venv lint typecheck imports pytest schema bench mutate clean outbox-parked outbox-requeue
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -51,6 +51,16 @@ mutate: venv
 	@$(BIN)/mutmut results --all true | sed -E 's/^ *([A-Za-z_.]+)\.x.*: (.*)$$/\1: \2/' | sort | uniq -c
 	@echo "not killed:"
 	@$(BIN)/mutmut results
+
+# The outbox's dead letter (README "Parked outbox messages"), on the app's settings
+# (DATABASE_URL …). Optional filters: KIND=notify.customer IDS="id1 id2".
+OUTBOX_FILTERS = $(if $(KIND),--kind $(KIND)) $(foreach id,$(IDS),--id $(id))
+
+outbox-parked: venv
+	$(BIN)/python -m app.outbox_admin list $(OUTBOX_FILTERS)
+
+outbox-requeue: venv
+	$(BIN)/python -m app.outbox_admin requeue $(OUTBOX_FILTERS)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -169,6 +169,7 @@ class Container:
             notifier=self.notifier,
             sales=DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table),
             max_page_size=self.settings.max_page_size,
+            outbox_max_attempts=self.settings.outbox_max_attempts,
         )
 
     async def readiness(self) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""JSON logs for CloudWatch, each line carrying the request id of the request being served."""
+"""JSON logs for CloudWatch, each line carrying the request id of the request being served.
+
+A line logged with ``extra=resolvers.metrics.metric(name, …)`` is also a metric: it is written
+in CloudWatch's embedded metric format (``_aws.CloudWatchMetrics``, namespace = the service
+name, the metric's value and dimensions as top-level fields) and keeps ``"metric": name``."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -32,9 +37,31 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RESERVED and key != "request_id":
                 payload[key] = value
+        metric = payload.get("metric")
+        if isinstance(metric, dict) and metric.get("name"):
+            payload.update(self._embedded_metric(metric, created=record.created))
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)
+
+    def _embedded_metric(self, metric: dict[str, Any], *, created: float) -> dict[str, object]:
+        name = str(metric["name"])
+        dimensions = {str(k): str(v) for k, v in dict(metric.get("dimensions") or {}).items()}
+        return {
+            "metric": name,
+            name: metric.get("value", 1),
+            **dimensions,
+            "_aws": {
+                "Timestamp": int(created * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._service,
+                        "Dimensions": [sorted(dimensions)],
+                        "Metrics": [{"Name": name, "Unit": str(metric.get("unit", "Count"))}],
+                    }
+                ],
+            },
+        }
 
 
 def configure_logging(*, level: str, service: str) -> None:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.outbox import MAX_ATTEMPTS
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
 
 
@@ -76,6 +78,9 @@ class Settings(BaseSettings):
     # answers; whatever is left (a slow Razorpay read-back) is done by the dispatcher job
     webhook_inline_dispatch_seconds: float = Field(default=0.5, ge=0, le=25)
     currency: str = "INR"
+
+    # Outbox: a message whose delivery failed this many times is parked (the dead letter)
+    outbox_max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=1000)
 
     # GraphQL
     graphiql_enabled: bool = True

@@ -63,8 +63,12 @@ class PaymentTimeline(Protocol):
         detail: str | None = None,
         entry_id: str | None = None,
     ) -> TimelineEntry:
-        """Record an entry. Entries are never changed or removed; appending an ``entry_id``
-        that is there already keeps the one entry."""
+        """Record an entry. Entries are never changed or removed.
+
+        With ``entry_id`` (e.g. an outbox dedupe key) the append is idempotent: the same id
+        appended again to the session, whatever the other arguments, keeps the first entry and
+        answers it.
+        """
         ...
 
     async def list(self, session_id: str) -> Sequence[TimelineEntry]:
@@ -119,12 +123,16 @@ class Notifier(Protocol):
         subject: str,
         message: str,
         dedupe_key: str,
-        event: str = "",
+        event: str,
         customer_id: str | None = None,
     ) -> str:
         """Publish and answer the message id; raises :class:`NotificationError`.
 
-        ``dedupe_key`` (e.g. the outbox row id) lets subscribers drop a re-sent message; FIFO
-        topics deduplicate on it themselves.
+        The message carries the attributes of API.md "Notifications": ``event`` (e.g.
+        ``payment.paid``, :class:`domain.notifications.NotificationEvent`), ``notification_id``
+        = ``dedupe_key`` (the outbox dedupe key, the same on every retry, so subscribers drop a
+        re-sent message; FIFO topics deduplicate on it themselves) and, on the customer topic
+        only, ``customer_id`` (required there, so a filter policy can route one customer's
+        messages; ignored for the admin topic).
         """
         ...

@@ -14,8 +14,9 @@ from typing import Protocol
 
 from domain.cart import Cart
 from domain.catalog import Product
+from domain.dead_letter import ParkedMessage
 from domain.offers import Offer
-from domain.outbox import PendingMessage
+from domain.outbox import OutboxKind, PendingMessage
 from domain.payment_rules import Availability, Decision, Ledger
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentStatus
@@ -243,6 +244,9 @@ class PaymentSessionRepository(Protocol):
 
 
 class Outbox(Protocol):
+    """Messages waiting (due or backing off), sent, or parked (the dead letter: failed
+    ``max_attempts`` times, never claimed until requeued)."""
+
     async def claim(
         self,
         *,
@@ -251,11 +255,41 @@ class Outbox(Protocol):
         lease: timedelta,
         keys: Sequence[str] | None = None,
     ) -> list[PendingMessage]:
-        """Due messages (only those with these dedupe keys, when given), leased."""
+        """Due messages, oldest first, leased to the caller; never sent or parked ones (only
+        those with these dedupe keys, when given)."""
         ...
 
     async def mark_sent(self, message_id: str, *, now: datetime) -> None: ...
 
     async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None: ...
 
-    async def pending_count(self) -> int: ...
+    async def park(self, message_id: str, *, error: str, now: datetime) -> None:
+        """Count a last failed attempt and park the message (if it is not sent)."""
+        ...
+
+    async def requeue(
+        self,
+        *,
+        now: datetime,
+        kind: OutboxKind | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> int:
+        """Parked messages (of ``kind``, with these ids; None: any) become due at ``now`` with
+        their attempts reset; answers how many. An empty ``ids`` matches nothing."""
+        ...
+
+    async def parked(
+        self,
+        *,
+        limit: int,
+        kind: OutboxKind | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[ParkedMessage]:
+        """Parked messages, in the order they were parked."""
+        ...
+
+    async def pending_count(self) -> int:
+        """Messages not sent and not parked."""
+        ...
+
+    async def parked_count(self) -> int: ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.gateway import PaymentGateway
+from domain.outbox import MAX_ATTEMPTS
 from domain.payment_ports import (
     Notifier,
     PaymentTimeline,
@@ -43,3 +44,4 @@ class Deps:
     notifier: Notifier
     sales: SalesCounters
     max_page_size: int = 100
+    outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked

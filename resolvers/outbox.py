@@ -5,6 +5,12 @@ publish succeeds, retried with exponential backoff. Messages are claimed with a 
 LOCKED), so dispatchers running at once (the job, a webhook's inline dispatch) never take the
 same one; only a dispatcher dying between a publish and its mark can send a message again (the
 message carries its dedupe key for subscribers, and FIFO topics drop such repeats themselves).
+
+A failed delivery (a :class:`PaymentPortError`, or any other exception: one bad message never
+stops the batch) counts as an attempt. After ``deps.outbox_max_attempts`` of them the message
+is parked, the dead letter: logged at ERROR with its kind, dedupe key and last error, counted
+as the metric ``OutboxMessagesParked`` (dimension ``kind``), and never retried until an
+operator requeues it (``python -m app.outbox_admin``).
 """
 
 from __future__ import annotations
@@ -13,21 +19,27 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from domain.dead_letter import exhausted
 from domain.effects import Capture, Count, Effect, Notify, RequestRefund, SyncPayment, Timeline
 from domain.outbox import PendingMessage, retry_delay
 from domain.payment_ports import PaymentPortError
 from resolvers.deps import Deps
 from resolvers.effects import carry_out
+from resolvers.metrics import metric
 
 logger = logging.getLogger(__name__)
+
+
+PARKED_METRIC = "OutboxMessagesParked"
 
 
 @dataclass(frozen=True, slots=True)
 class Dispatched:
     sent: int
-    failed: int
+    failed: int  # failed attempts, the parked ones included
+    parked: int = 0
     follow_ups: tuple[Effect, ...] = ()  # effects of what the gateway's answers changed
 
 
@@ -42,37 +54,82 @@ async def dispatch(
     deps: Deps, *, limit: int = 100, keys: Sequence[str] | None = None
 ) -> Dispatched:
     """Send one batch of due messages (only those with these dedupe keys, when given);
-    answers how many went out and how many must wait."""
+    answers how many went out, how many failed (and must wait for a retry) and how many of
+    those were parked."""
     now = deps.clock.now()
-    sent = failed = 0
+    sent = failed = parked = 0
     follow_ups: list[Effect] = []
     for message in await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys):
         try:
             follow_ups += await _deliver(deps, message)
         except PaymentPortError as exc:
-            failed += 1
-            await deps.outbox.mark_failed(
-                message.id, error=exc.message, retry_at=now + retry_delay(message.attempts + 1)
-            )
-            logger.warning(
-                "outbox %s (%s) not delivered: %s", message.kind, message.dedupe_key, exc
-            )
+            error, unexpected = exc.message, None
+        except Exception as exc:  # a bug or an untranslated error: this message, not the batch
+            error, unexpected = f"{type(exc).__name__}: {exc}", exc
+        else:
+            sent += 1
+            await deps.outbox.mark_sent(message.id, now=deps.clock.now())
             continue
-        sent += 1
-        await deps.outbox.mark_sent(message.id, now=deps.clock.now())
-    return Dispatched(sent=sent, failed=failed, follow_ups=tuple(follow_ups))
+        failed += 1
+        if await _failed(deps, message, error=error, unexpected=unexpected, now=now):
+            parked += 1
+    return Dispatched(sent=sent, failed=failed, parked=parked, follow_ups=tuple(follow_ups))
+
+
+async def _failed(
+    deps: Deps,
+    message: PendingMessage,
+    *,
+    error: str,
+    unexpected: Exception | None,
+    now: datetime,
+) -> bool:
+    """Record a failed attempt: park the message when it was its last one (answers True), or
+    retry it later with backoff."""
+    attempts = message.attempts + 1
+    if not exhausted(attempts=attempts, max_attempts=deps.outbox_max_attempts):
+        await deps.outbox.mark_failed(message.id, error=error, retry_at=now + retry_delay(attempts))
+        logger.warning(
+            "outbox %s (%s) not delivered (attempt %d of %d): %s",
+            message.kind.value,
+            message.dedupe_key,
+            attempts,
+            deps.outbox_max_attempts,
+            error,
+            exc_info=unexpected,
+        )
+        return False
+    await deps.outbox.park(message.id, error=error, now=now)
+    logger.error(
+        "outbox %s (%s) parked after %d failed attempts: %s",
+        message.kind.value,
+        message.dedupe_key,
+        attempts,
+        error,
+        exc_info=unexpected,
+        extra={
+            "outbox_id": message.id,
+            "kind": message.kind.value,
+            "dedupe_key": message.dedupe_key,
+            "attempts": attempts,
+            "last_error": error,
+            **metric(PARKED_METRIC, kind=message.kind.value),
+        },
+    )
+    return True
 
 
 async def dispatch_all(deps: Deps, *, rounds: int = 20, limit: int = 100) -> Dispatched:
     """Batches until nothing due is left (or ``rounds`` batches ran)."""
-    sent = failed = 0
+    sent = failed = parked = 0
     for _ in range(rounds):
         result = await dispatch(deps, limit=limit)
         sent += result.sent
         failed += result.failed
+        parked += result.parked
         if result.sent + result.failed < limit:
             break
-    return Dispatched(sent=sent, failed=failed)
+    return Dispatched(sent=sent, failed=failed, parked=parked)
 
 
 async def dispatch_effects(deps: Deps, effects: Sequence[Effect]) -> None:

@@ -6,6 +6,7 @@ Number attribute ``expires_at`` (epoch seconds), point-in-time recovery on. No i
 Records (pk | sk | TTL)::
 
     timeline entry       SESSION#<session id>          | TL#<at, UTC ISO µs>Z#<ulid> | none
+    timeline entry id    SESSION#<session id>          | TLID#<sha256 of entry id>   | none
     webhook event claim  WEBHOOK#<event id>            | WEBHOOK                     | 7 days
     idempotency record   IDEMPOTENCY#<scope>#<key>     | IDEMPOTENCY                 | per claim
     sales day counters   SALES                         | DAY#<YYYY-MM-DD>            | none

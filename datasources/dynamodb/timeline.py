@@ -5,22 +5,36 @@ attributes ``at``, ``type``, ``source``, ``detail`` (absent when None). The time
 orders entries by ``at``; the ULID-like suffix (48-bit milliseconds + 80 random bits,
 monotonic within a process) keeps entries with the same ``at`` in append order and makes every
 key unique, so two writers never overwrite each other.
+
+An append with an ``entry_id`` (an outbox dedupe key: the dispatcher may write the same entry
+again after a retry) also writes a marker ``pk = SESSION#<session id>``, ``sk =
+TLID#<sha256 of the id>`` holding the entry's key and attributes, in one transaction with the
+entry, on condition that the marker does not exist. A second append of the id fails the
+condition, writes nothing and answers the first entry, whatever its ``at``. Markers are not
+entries: ``list`` reads the ``TL#`` prefix only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import hashlib
+import random
 import secrets
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from datasources.aws import ClientFactory
-from datasources.dynamodb.table import get_s, key, s, translate_errors
-from domain.payment_ports import TimelineEntry
+from datasources.dynamodb.table import error_code, get_s, key, s, translate_errors
+from domain.payment_ports import RecordStoreError, TimelineEntry
 
 SORT_PREFIX: Final = "TL#"
+MARKER_PREFIX: Final = "TLID#"
+MAX_CONFLICT_RETRIES: Final = 8
 MAX_DETAIL_CHARS: Final = 16_000  # DynamoDB items stop at 400 KB; a timeline line is far less
 _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -53,6 +67,12 @@ def session_pk(session_id: str) -> str:
     return f"SESSION#{session_id}"
 
 
+def marker_sk(entry_id: str) -> str:
+    if not entry_id:
+        raise ValueError("entry_id must not be empty")
+    return MARKER_PREFIX + hashlib.sha256(entry_id.encode()).hexdigest()
+
+
 def timestamp_key(at: datetime) -> str:
     """Fixed width, UTC, microseconds: sorts as text exactly as the instants sort."""
     if at.tzinfo is None or at.utcoffset() is None:
@@ -78,35 +98,69 @@ class DynamoPaymentTimeline:
         detail: str | None = None,
         entry_id: str | None = None,
     ) -> TimelineEntry:
-        """``entry_id``: the entry's own id (the outbox key of a decision's note); appending
-        the same id again writes the same item, so a retried dispatch shows it once."""
         if detail is not None and len(detail) > MAX_DETAIL_CHARS:
             detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
+        pk = session_pk(session_id)
         stamp = timestamp_key(at)
-        suffix = new_ulid() if entry_id is None else "ID#" + entry_id[:400]
-        item: dict[str, Any] = {
-            **key(session_pk(session_id), f"{SORT_PREFIX}{stamp}#{suffix}"),
-            "at": s(stamp),
-            "type": s(type),
-            "source": s(source),
-        }
+        entry_sk = f"{SORT_PREFIX}{stamp}#{new_ulid()}"
+        attributes: dict[str, Any] = {"at": s(stamp), "type": s(type), "source": s(source)}
         if detail is not None:
-            item["detail"] = s(detail)
+            attributes["detail"] = s(detail)
+        client = await self._clients.client("dynamodb")
+        if entry_id is None:
+            with translate_errors("timeline append"):
+                await client.put_item(
+                    TableName=self._table,
+                    Item={**key(pk, entry_sk), **attributes},
+                    ConditionExpression="attribute_not_exists(pk)",  # never overwrite an entry
+                )
+            return _entry(session_id, attributes)
+        marker = {**key(pk, marker_sk(entry_id)), **attributes, "entry_sk": s(entry_sk)}
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": marker,
+                    "ConditionExpression": "attribute_not_exists(pk)",  # the id's first append
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**key(pk, entry_sk), **attributes, "entry_id": s(entry_id)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            with translate_errors("timeline append"):
+                try:
+                    await client.transact_write_items(TransactItems=items)
+                    return _entry(session_id, attributes)
+                except ClientError as exc:
+                    if error_code(exc) != "TransactionCanceledException":
+                        raise
+                    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                    if reasons and reasons[0] == "ConditionalCheckFailed":
+                        return await self._appended(session_id, entry_id)
+                    if not any(code == "TransactionConflict" for code in reasons):
+                        raise
+            await asyncio.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+        raise RecordStoreError("timeline append: too many transaction conflicts", retryable=True)
+
+    async def _appended(self, session_id: str, entry_id: str) -> TimelineEntry:
+        """The entry an earlier append of ``entry_id`` wrote (its marker holds a copy)."""
         client = await self._clients.client("dynamodb")
         with translate_errors("timeline append"):
-            await client.put_item(
+            answer = await client.get_item(
                 TableName=self._table,
-                Item=item,
-                # never overwrite another entry; an entry with its own id is the same item again
-                **({"ConditionExpression": "attribute_not_exists(pk)"} if entry_id is None else {}),
+                Key=key(session_pk(session_id), marker_sk(entry_id)),
+                ConsistentRead=True,
             )
-        return TimelineEntry(
-            session_id=session_id,
-            at=datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
-            type=type,
-            source=source,
-            detail=detail,
-        )
+        item = answer.get("Item")
+        if item is None:  # the marker was there a moment ago; entries are never deleted
+            raise RecordStoreError("timeline append: entry id marker vanished", retryable=True)
+        return _entry(session_id, item)
 
     async def list(self, session_id: str) -> builtins.list[TimelineEntry]:
         client = await self._clients.client("dynamodb")

@@ -1,5 +1,8 @@
 """The transactional outbox: rows written in the caller's transaction, handed out in batches
-with ``FOR UPDATE SKIP LOCKED`` so concurrent dispatchers never take the same row."""
+with ``FOR UPDATE SKIP LOCKED`` so concurrent dispatchers never take the same row.
+
+A row is pending (``sent_at`` and ``parked_at`` empty), sent, or parked (the dead letter: it
+failed too often; never claimed until :meth:`SqlOutbox.requeue`)."""
 
 from __future__ import annotations
 
@@ -7,13 +10,40 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from datasources.postgres.payment_tables import OutboxRow
-from datasources.postgres.sql import dialect_name, insert_on_conflict
+from datasources.postgres.sql import as_utc, dialect_name, insert_on_conflict
+from domain.dead_letter import ParkedMessage
 from domain.outbox import OutboxKind, OutboxMessage, PendingMessage
+
+MAX_ERROR_CHARS = 2000
+
+
+def _aware(value: datetime | None) -> datetime:
+    stamp = as_utc(value)
+    if stamp is None:
+        raise ValueError("a parked row has parked_at")
+    return stamp
+
+
+def _pending() -> list[ColumnElement[bool]]:
+    return [col(OutboxRow.sent_at).is_(None), col(OutboxRow.parked_at).is_(None)]
+
+
+def _parked(kind: OutboxKind | None, ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    """Parked, unsent rows, of ``kind`` and among ``ids`` when given (ids must be uuids)."""
+    where: list[ColumnElement[bool]] = [
+        col(OutboxRow.parked_at).is_not(None),
+        col(OutboxRow.sent_at).is_(None),
+    ]
+    if kind is not None:
+        where.append(col(OutboxRow.kind) == kind.value)
+    if ids is not None:
+        where.append(col(OutboxRow.id).in_([uuid.UUID(i) for i in ids]))
+    return where
 
 
 async def enqueue(
@@ -56,7 +86,7 @@ class SqlOutbox:
         async with self._sessions() as session, session.begin():
             due = (
                 select(col(OutboxRow.id))
-                .where(col(OutboxRow.sent_at).is_(None))
+                .where(*_pending())
                 .where(col(OutboxRow.next_attempt_at) <= now)
                 .order_by(col(OutboxRow.created_at))
                 .limit(limit)
@@ -72,7 +102,7 @@ class SqlOutbox:
                 await session.scalars(
                     update(OutboxRow)
                     .where(col(OutboxRow.id).in_(ids))
-                    .where(col(OutboxRow.sent_at).is_(None))
+                    .where(*_pending())
                     .values(next_attempt_at=now + lease)
                     .returning(OutboxRow)
                     .execution_options(synchronize_session=False)
@@ -107,15 +137,84 @@ class SqlOutbox:
                 .where(col(OutboxRow.sent_at).is_(None))
                 .values(
                     attempts=col(OutboxRow.attempts) + 1,
-                    last_error=error[:2000],
+                    last_error=error[:MAX_ERROR_CHARS],
                     next_attempt_at=retry_at,
                 )
                 .execution_options(synchronize_session=False)
             )
 
-    async def pending_count(self) -> int:
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(OutboxRow).where(col(OutboxRow.sent_at).is_(None))
+    async def park(self, message_id: str, *, error: str, now: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == uuid.UUID(message_id))
+                .where(*_pending())
+                .values(
+                    attempts=col(OutboxRow.attempts) + 1,
+                    last_error=error[:MAX_ERROR_CHARS],
+                    parked_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
+
+    async def requeue(
+        self,
+        *,
+        now: datetime,
+        kind: OutboxKind | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> int:
+        """Parked rows become due at ``now`` with a fresh count of attempts (``last_error``
+        stays until a delivery succeeds)."""
+        if ids is not None and not ids:
+            return 0
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(*_parked(kind, ids))
+                .values(parked_at=None, attempts=0, next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def parked(
+        self,
+        *,
+        limit: int,
+        kind: OutboxKind | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[ParkedMessage]:
+        if ids is not None and not ids:
+            return []
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxRow)
+                    .where(*_parked(kind, ids))
+                    .order_by(col(OutboxRow.parked_at), col(OutboxRow.id))
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            ParkedMessage(
+                id=str(row.id),
+                kind=OutboxKind(row.kind),
+                dedupe_key=row.dedupe_key,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                created_at=_aware(row.created_at),
+                parked_at=_aware(row.parked_at),
+            )
+            for row in rows
+        ]
+
+    async def pending_count(self) -> int:
+        return await self._count(*_pending())
+
+    async def parked_count(self) -> int:
+        return await self._count(*_parked(None, None))
+
+    async def _count(self, *where: ColumnElement[bool]) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(OutboxRow).where(*where))
         return int(count or 0)

@@ -166,7 +166,8 @@ class RefundRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """Transactional outbox: written with the state change, published by the dispatcher."""
+    """Transactional outbox: written with the state change, published by the dispatcher.
+    ``parked_at`` set: the dead letter (failed too often, not claimed until requeued)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -183,3 +184,4 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _ts()
     next_attempt_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+    parked_at: datetime | None = _ts(nullable=True)

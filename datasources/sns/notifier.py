@@ -1,9 +1,12 @@
 """Customer and admin notifications over SNS: one topic per :class:`NotificationTopic`.
 
-Every message carries the String message attributes ``dedupe_key`` and ``audience`` so
-subscribers can drop re-sent messages. On a FIFO topic (ARN ending ``.fifo``) the key is also
-the ``MessageDeduplicationId`` (hashed when longer than SNS's 128 characters) and the audience
-the ``MessageGroupId``, so SNS itself drops duplicates within its 5-minute window.
+Every message carries the String message attributes of API.md "Notifications": ``event``
+(e.g. ``payment.paid``), ``notification_id`` (the outbox dedupe key, the same on every retry, so
+subscribers drop re-sent messages) and, on the customer topic only, ``customer_id`` (for a
+subscription filter policy), plus ``audience`` (the topic: customer or admin). On a FIFO topic
+(ARN ending ``.fifo``) the key is also the ``MessageDeduplicationId`` (hashed when longer than
+SNS's 128 characters) and the audience the ``MessageGroupId``, so SNS itself drops duplicates
+within its 5-minute window.
 
 SNS subjects must be ASCII, one line, at most 100 characters: :func:`sns_subject` makes any
 subject fit (``₹`` becomes ``Rs.``). botocore errors become :class:`NotificationError` here,
@@ -57,6 +60,30 @@ def deduplication_id(dedupe_key: str) -> str:
     return hashlib.sha256(dedupe_key.encode()).hexdigest()
 
 
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def message_attributes(
+    *, topic: NotificationTopic, dedupe_key: str, event: str, customer_id: str | None
+) -> dict[str, dict[str, str]]:
+    """The SNS ``MessageAttributes`` of a message (String values must not be empty)."""
+    if not dedupe_key:
+        raise ValueError("dedupe_key must not be empty")
+    if not event:
+        raise ValueError("event must not be empty")
+    attributes = {
+        "event": _string(event),
+        "notification_id": _string(dedupe_key),
+        "audience": _string(topic.value),
+    }
+    if topic is NotificationTopic.CUSTOMER:
+        if not customer_id:
+            raise ValueError("a customer notification needs its customer_id")
+        attributes["customer_id"] = _string(customer_id)
+    return attributes
+
+
 class SnsNotifier:
     def __init__(
         self, *, clients: ClientFactory, topic_arns: Mapping[NotificationTopic, str]
@@ -74,28 +101,17 @@ class SnsNotifier:
         subject: str,
         message: str,
         dedupe_key: str,
-        event: str = "",
+        event: str,
         customer_id: str | None = None,
     ) -> str:
-        if not dedupe_key:
-            raise ValueError("dedupe_key must not be empty")
         arn = self._arns[topic]
-        attributes = {
-            "dedupe_key": dedupe_key,
-            "notification_id": dedupe_key,
-            "audience": topic.value,
-            "event": event or "notification",
-        }
-        if customer_id and topic is NotificationTopic.CUSTOMER:
-            attributes["customer_id"] = customer_id
         request: dict[str, Any] = {
             "TopicArn": arn,
             "Subject": sns_subject(subject),
             "Message": message,
-            "MessageAttributes": {
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in attributes.items()
-            },
+            "MessageAttributes": message_attributes(
+                topic=topic, dedupe_key=dedupe_key, event=event, customer_id=customer_id
+            ),
         }
         if arn.endswith(".fifo"):
             request["MessageDeduplicationId"] = deduplication_id(dedupe_key)

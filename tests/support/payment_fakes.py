@@ -12,7 +12,8 @@ They behave like the adapters, not like stubs:
 - :class:`FakeGateway` answers like Razorpay: unknown ids and a capture of a payment that is
   not ``authorized`` (or for another amount) are refused; ``down`` makes every call fail as
   unreachable.
-- :class:`FakeTimeline` keeps entries in append order; ``down`` makes appends fail.
+- :class:`FakeTimeline` keeps entries in append order, one per ``entry_id``; ``down`` makes
+  appends fail.
 - ``FakePaymentSessions.down`` makes every call fail as an unreachable database does.
 
 ``payment_deps()`` builds :class:`resolvers.deps.Deps` on them (and on ``tests.support.fakes``).
@@ -53,6 +54,7 @@ PREVIOUS_WEBHOOK_SECRET = "whsec_previous_9876543210"
 class FakeTimeline:
     entries: list[TimelineEntry] = field(default_factory=list)
     down: bool = False
+    by_id: dict[tuple[str, str], TimelineEntry] = field(default_factory=dict)
 
     async def append(
         self,
@@ -62,11 +64,16 @@ class FakeTimeline:
         type: str,
         source: str,
         detail: str | None = None,
+        entry_id: str | None = None,
     ) -> TimelineEntry:
         if self.down:
             raise RecordStoreError("timeline append: endpoint unreachable", retryable=True)
+        if entry_id is not None and (session_id, entry_id) in self.by_id:
+            return self.by_id[(session_id, entry_id)]
         entry = TimelineEntry(session_id=session_id, at=at, type=type, source=source, detail=detail)
         self.entries.append(entry)
+        if entry_id is not None:
+            self.by_id[(session_id, entry_id)] = entry
         return entry
 
     async def list(self, session_id: str) -> Sequence[TimelineEntry]:

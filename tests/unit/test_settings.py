@@ -219,3 +219,23 @@ def test_secrets_from_the_environment_are_kept_secret(monkeypatch: pytest.Monkey
     for name, secret in SECRETS.items():
         assert getattr(settings, name).get_secret_value() == secret
         assert secret not in repr(settings)
+
+
+# --- outbox ------------------------------------------------------------------------------------
+
+
+def test_outbox_max_attempts_reaches_the_dispatcher(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from domain.outbox import MAX_ATTEMPTS
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/never-opened.db"
+    assert Settings(database_url=url).outbox_max_attempts == MAX_ATTEMPTS
+    monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", "5")
+    settings = Settings(database_url=url)
+    assert settings.outbox_max_attempts == 5
+    assert Container(settings).deps.outbox_max_attempts == 5
+    for refused in ("0", "-1", "many"):
+        monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", refused)
+        with pytest.raises(ValidationError):
+            Settings(database_url=url)

@@ -1,5 +1,6 @@
 """SNS notifier: messages reach each audience's topic (read back through subscribed SQS
-queues in the emulator); failures surface as NotificationError."""
+queues in the emulator, RawMessageDelivery false: the SNS envelope is the SQS body) with the
+attributes of API.md "Notifications"; failures surface as NotificationError."""
 
 from __future__ import annotations
 
@@ -65,7 +66,9 @@ async def test_publish_reaches_only_the_audience_topic(
         topic=Topic.ADMIN,
         subject="Review payment ps_9: ₹1,234.00 captured\nafter expiry",
         message='{"session": "ps_9", "amount": 123400}',
-        dedupe_key="outbox-41",
+        dedupe_key="review:ps_9:late capture",
+        event="payment.review",
+        customer_id="cust-1",  # not for the admin topic
     )
 
     [envelope] = await drain(aws, admin_inbox)
@@ -74,8 +77,97 @@ async def test_publish_reaches_only_the_audience_topic(
     assert envelope["TopicArn"] == topics[Topic.ADMIN]
     assert envelope["Subject"] == "Review payment ps_9: Rs.1,234.00 captured after expiry"
     assert json.loads(envelope["Message"]) == {"session": "ps_9", "amount": 123400}
-    attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
-    assert attributes == {"dedupe_key": "outbox-41", "audience": "admin"}
+    assert attributes_of(envelope) == {
+        "event": "payment.review",
+        "notification_id": "review:ps_9:late capture",
+        "audience": "admin",
+    }
+
+
+def attributes_of(envelope: dict[str, Any]) -> dict[str, str]:
+    attributes = envelope["MessageAttributes"]
+    assert {value["Type"] for value in attributes.values()} == {"String"}
+    return {name: value["Value"] for name, value in attributes.items()}
+
+
+async def test_customer_messages_carry_event_notification_id_and_customer_id(
+    aws: AwsClients, topics: dict[NotificationTopic, str]
+) -> None:
+    inbox = await subscribed_queue(aws, topics[Topic.CUSTOMER])
+    notifier = SnsNotifier(clients=aws, topic_arns=topics)
+    for _ in range(2):  # a retry carries the same notification_id
+        await notifier.publish(
+            topic=Topic.CUSTOMER,
+            subject="Payment received",
+            message="We received Rs.118.00",
+            dedupe_key="paid:ps_3:customer",
+            event="payment.paid",
+            customer_id="cust-asha",
+        )
+    envelopes = await drain(aws, inbox)
+    assert [attributes_of(e) for e in envelopes] == 2 * [
+        {
+            "event": "payment.paid",
+            "notification_id": "paid:ps_3:customer",
+            "customer_id": "cust-asha",
+            "audience": "customer",
+        }
+    ]
+
+
+async def test_a_filter_policy_on_customer_id_routes_one_customers_messages(
+    aws: AwsClients, topics: dict[NotificationTopic, str]
+) -> None:
+    sqs, sns = await aws.client("sqs"), await aws.client("sns")
+    queue_url = (await sqs.create_queue(QueueName=unique("asha")))["QueueUrl"]
+    queue_arn = (await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"]))[
+        "Attributes"
+    ]["QueueArn"]
+    await sns.subscribe(
+        TopicArn=topics[Topic.CUSTOMER],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"FilterPolicy": json.dumps({"customer_id": ["cust-only-asha"]})},
+    )
+    notifier = SnsNotifier(clients=aws, topic_arns=topics)
+    for customer in ("cust-only-asha", "cust-ravi", "cust-only-asha"):
+        await notifier.publish(
+            topic=Topic.CUSTOMER,
+            subject="Paid",
+            message=f"for {customer}",
+            dedupe_key=unique("paid"),
+            event="payment.paid",
+            customer_id=customer,
+        )
+    assert [e["Message"] for e in await drain(aws, queue_url)] == 2 * ["for cust-only-asha"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "overrides", "complaint"),
+    [
+        (Topic.CUSTOMER, {"customer_id": None}, "customer_id"),
+        (Topic.CUSTOMER, {"customer_id": ""}, "customer_id"),
+        (Topic.ADMIN, {"event": ""}, "event"),
+        (Topic.ADMIN, {"dedupe_key": ""}, "dedupe_key"),
+    ],
+)
+async def test_attributes_sns_would_refuse_are_refused_before_publishing(
+    topic: NotificationTopic, overrides: dict[str, Any], complaint: str
+) -> None:
+    arn = f"arn:aws:sns:{REGION}:123456789012:never-called"
+    unreachable = AwsClients(region=REGION, endpoint_url=f"http://127.0.0.1:{free_port()}")
+    notifier = SnsNotifier(clients=unreachable, topic_arns={Topic.CUSTOMER: arn, Topic.ADMIN: arn})
+    arguments: dict[str, Any] = {
+        "dedupe_key": "k",
+        "event": "payment.paid",
+        "customer_id": "c",
+        **overrides,
+    }
+    try:
+        with pytest.raises(ValueError, match=complaint):
+            await notifier.publish(topic=topic, subject="s", message="m", **arguments)
+    finally:
+        await unreachable.aclose()
 
 
 async def test_ensure_topics_is_idempotent(
@@ -97,9 +189,21 @@ async def test_fifo_topics_drop_duplicates_by_dedupe_key(aws: AwsClients) -> Non
     notifier = SnsNotifier(clients=aws, topic_arns=arns)
     for body in ("first", "resent"):
         await notifier.publish(
-            topic=Topic.CUSTOMER, subject="Paid", message=body, dedupe_key="outbox-7"
+            topic=Topic.CUSTOMER,
+            subject="Paid",
+            message=body,
+            dedupe_key="outbox-7",
+            event="payment.paid",
+            customer_id="c",
         )
-    await notifier.publish(topic=Topic.CUSTOMER, subject="Paid", message="other", dedupe_key="o-8")
+    await notifier.publish(
+        topic=Topic.CUSTOMER,
+        subject="Paid",
+        message="other",
+        dedupe_key="o-8",
+        event="payment.paid",
+        customer_id="c",
+    )
     assert [envelope["Message"] for envelope in await drain(aws, inbox)] == ["first", "other"]
 
 
@@ -113,7 +217,14 @@ async def test_a_dead_endpoint_raises_a_retryable_notification_error() -> None:
     notifier = SnsNotifier(clients=dead, topic_arns={Topic.CUSTOMER: arn, Topic.ADMIN: arn})
     try:
         with pytest.raises(NotificationError) as caught:
-            await notifier.publish(topic=Topic.CUSTOMER, subject="s", message="m", dedupe_key="d")
+            await notifier.publish(
+                topic=Topic.CUSTOMER,
+                subject="s",
+                message="m",
+                dedupe_key="d",
+                event="payment.paid",
+                customer_id="c",
+            )
     finally:
         await dead.aclose()
     assert caught.value.retryable
@@ -126,7 +237,14 @@ async def test_a_missing_topic_raises_a_final_notification_error(
     missing = f"arn:aws:sns:{REGION}:123456789012:{unique('missing')}"
     notifier = SnsNotifier(clients=aws, topic_arns={**topics, Topic.CUSTOMER: missing})
     with pytest.raises(NotificationError) as caught:
-        await notifier.publish(topic=Topic.CUSTOMER, subject="s", message="m", dedupe_key="d")
+        await notifier.publish(
+            topic=Topic.CUSTOMER,
+            subject="s",
+            message="m",
+            dedupe_key="d",
+            event="payment.paid",
+            customer_id="c",
+        )
     assert not caught.value.retryable
 
 

@@ -123,3 +123,78 @@ def test_sort_keys_sort_like_instants() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == 1_000
     assert all(len(i) == 26 for i in ids)
+
+
+# --- idempotent appends (entry_id: the outbox dedupe key of the entry) -------------------------
+
+
+async def test_the_same_entry_id_twice_keeps_one_entry(timeline: DynamoPaymentTimeline) -> None:
+    first = await timeline.append(
+        session_id="ps_idem",
+        at=T0,
+        type="status.PAID",
+        source="webhook",
+        detail="captured",
+        entry_id="timeline:ps_idem:evt_1",
+    )
+    # a retry by the dispatcher: later, even with other arguments, still the first entry
+    again = await timeline.append(
+        session_id="ps_idem",
+        at=T0 + timedelta(minutes=3),
+        type="status.PAID",
+        source="system",
+        entry_id="timeline:ps_idem:evt_1",
+    )
+    other = await timeline.append(
+        session_id="ps_idem",
+        at=T0 + timedelta(seconds=1),
+        type="status.REFUNDED",
+        source="webhook",
+        entry_id="timeline:ps_idem:evt_2",
+    )
+    assert again == first
+    assert first == TimelineEntry(
+        session_id="ps_idem", at=T0, type="status.PAID", source="webhook", detail="captured"
+    )
+    assert await timeline.list("ps_idem") == [first, other]
+
+
+async def test_entry_ids_are_per_session(timeline: DynamoPaymentTimeline) -> None:
+    for session_id in ("ps_idem_a", "ps_idem_b"):
+        await timeline.append(
+            session_id=session_id, at=T0, type="t", source="s", entry_id="same-id"
+        )
+    assert [e.type for e in await timeline.list("ps_idem_a")] == ["t"]
+    assert [e.type for e in await timeline.list("ps_idem_b")] == ["t"]
+
+
+async def test_without_an_entry_id_every_append_is_an_entry(
+    timeline: DynamoPaymentTimeline,
+) -> None:
+    for _ in range(2):
+        await timeline.append(session_id="ps_noid", at=T0, type="callback", source="callback")
+    assert [e.type for e in await timeline.list("ps_noid")] == ["callback", "callback"]
+
+
+async def test_concurrent_appends_of_one_entry_id_keep_one(
+    timeline: DynamoPaymentTimeline,
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            timeline.append(
+                session_id="ps_race",
+                at=T0 + timedelta(milliseconds=index),
+                type="status.PAID",
+                source=f"dispatcher-{index}",
+                entry_id="timeline:ps_race:evt_1",
+            )
+            for index in range(12)
+        )
+    )
+    [kept] = await timeline.list("ps_race")
+    assert all(answer == kept for answer in answers)
+
+
+async def test_an_empty_entry_id_is_refused(timeline: DynamoPaymentTimeline) -> None:
+    with pytest.raises(ValueError):
+        await timeline.append(session_id="ps_1", at=T0, type="t", source="s", entry_id="")

@@ -1,0 +1,239 @@
+"""The outbox dispatcher's loop (``resolvers/outbox.py``) on in-memory fakes
+(tests/support/outbox_fakes.py): retries with backoff, the dead letter after
+``deps.outbox_max_attempts`` failed attempts (ERROR line + metric), unexpected exceptions counted
+as failed attempts without stopping the batch, requeue, and the SNS attributes it passes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+
+from domain.notifications import NotificationEvent
+from domain.outbox import OutboxKind, OutboxMessage, on_paid
+from domain.payment_ports import NotificationError, NotificationTopic
+from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
+from tests.support.outbox_fakes import OutboxFakes, outbox_deps
+from tests.support.payment_fakes import payment_session
+
+LOGGER = "resolvers.outbox"
+LATER = timedelta(minutes=11)  # past the longest backoff (10 minutes)
+
+
+def notify(key: str, *, kind: OutboxKind = OutboxKind.NOTIFY_ADMIN, **extra: str) -> OutboxMessage:
+    payload: dict[str, str | int] = {"subject": f"s {key}", "message": f"m {key}", **extra}
+    return OutboxMessage(kind=kind, dedupe_key=key, payload=payload)
+
+
+async def rounds(fakes: OutboxFakes, count: int) -> list[Dispatched]:
+    """``count`` dispatcher runs, the clock moved past every backoff between them."""
+    results = []
+    for _ in range(count):
+        results.append(await dispatch(fakes.deps))
+        fakes.clock.at += LATER
+    return results
+
+
+def unavailable() -> NotificationError:
+    return NotificationError("sns publish to admin failed: EndpointConnectionError", retryable=True)
+
+
+async def test_a_message_that_always_fails_is_parked_after_max_attempts() -> None:
+    fakes = outbox_deps(max_attempts=3)
+    fakes.outbox.add(notify("review:s1:stuck"), now=fakes.clock.at)
+    fakes.notifier.failures["review:s1:stuck"] = unavailable()
+
+    results = await rounds(fakes, 5)
+
+    assert results == [
+        Dispatched(sent=0, failed=1, parked=0),
+        Dispatched(sent=0, failed=1, parked=0),
+        Dispatched(sent=0, failed=1, parked=1),
+        Dispatched(sent=0, failed=0, parked=0),  # parked: never claimed again
+        Dispatched(sent=0, failed=0, parked=0),
+    ]
+    row = fakes.outbox.by_key("review:s1:stuck")
+    assert row.attempts == 3
+    assert row.parked_at is not None
+    assert row.last_error == "sns publish to admin failed: EndpointConnectionError"
+    assert fakes.notifier.calls == 3
+    assert await fakes.outbox.pending_count() == 0
+    assert await fakes.outbox.parked_count() == 1
+
+
+async def test_failures_before_the_last_are_retried_with_backoff() -> None:
+    fakes = outbox_deps(max_attempts=3)
+    fakes.outbox.add(notify("review:s1:slow"), now=fakes.clock.at)
+    fakes.notifier.failures["review:s1:slow"] = unavailable()
+    start = fakes.clock.at
+
+    assert await dispatch(fakes.deps) == Dispatched(sent=0, failed=1, parked=0)
+    row = fakes.outbox.by_key("review:s1:slow")
+    assert row.next_attempt_at == start + timedelta(seconds=2)
+    assert await dispatch(fakes.deps) == Dispatched(sent=0, failed=0, parked=0)  # not due yet
+
+    del fakes.notifier.failures["review:s1:slow"]
+    fakes.clock.at = start + timedelta(seconds=2)
+    assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+    assert row.sent_at is not None
+    assert row.last_error is None
+
+
+async def test_parking_logs_one_error_with_kind_key_last_error_and_the_metric(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fakes = outbox_deps(max_attempts=2)
+    fakes.outbox.add(
+        notify("paid:s2:customer", kind=OutboxKind.NOTIFY_CUSTOMER, customer_id="c"),
+        now=fakes.clock.at,
+    )
+    fakes.notifier.failures["paid:s2:customer"] = unavailable()
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        await rounds(fakes, 3)
+
+    records = [r for r in caplog.records if r.name == LOGGER]
+    assert [r.levelno for r in records] == [logging.WARNING, logging.ERROR]
+    error = records[1]
+    assert error.kind == "notify.customer"  # type: ignore[attr-defined]
+    assert error.dedupe_key == "paid:s2:customer"  # type: ignore[attr-defined]
+    assert error.attempts == 2  # type: ignore[attr-defined]
+    assert error.last_error == "sns publish to admin failed: EndpointConnectionError"  # type: ignore[attr-defined]
+    assert error.outbox_id == fakes.outbox.by_key("paid:s2:customer").id  # type: ignore[attr-defined]
+    assert error.metric == {  # type: ignore[attr-defined]
+        "name": PARKED_METRIC,
+        "value": 1,
+        "unit": "Count",
+        "dimensions": {"kind": "notify.customer"},
+    }
+    assert "parked after 2 failed attempts" in error.getMessage()
+    assert not hasattr(records[0], "metric")
+
+
+async def test_an_unexpected_exception_is_a_failed_attempt_and_the_batch_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fakes = outbox_deps(max_attempts=2)
+    for key in ("review:s3:a", "review:s3:bug", "review:s3:b"):
+        fakes.outbox.add(notify(key), now=fakes.clock.at)
+    fakes.notifier.failures["review:s3:bug"] = KeyError("subject")
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        first, second = await rounds(fakes, 2)
+
+    assert first == Dispatched(sent=2, failed=1, parked=0)
+    assert second == Dispatched(sent=0, failed=1, parked=1)
+    assert [p.dedupe_key for p in fakes.notifier.published] == ["review:s3:a", "review:s3:b"]
+    bug = fakes.outbox.by_key("review:s3:bug")
+    assert (bug.attempts, bug.last_error) == (2, "KeyError: 'subject'")
+    assert bug.parked_at is not None
+    records = [r for r in caplog.records if r.name == LOGGER]
+    assert all(r.exc_info is not None for r in records)  # the traceback of the bug is kept
+    assert records[-1].levelno == logging.ERROR
+
+
+async def test_cancellation_is_not_a_failed_attempt() -> None:
+    fakes = outbox_deps(max_attempts=1)
+    fakes.outbox.add(notify("review:s4:cancel"), now=fakes.clock.at)
+    fakes.notifier.failures["review:s4:cancel"] = asyncio.CancelledError()
+
+    with pytest.raises(asyncio.CancelledError):
+        await dispatch(fakes.deps)
+
+    row = fakes.outbox.by_key("review:s4:cancel")
+    assert (row.attempts, row.parked_at, row.last_error) == (0, None, None)  # the lease expires
+
+
+async def test_max_attempts_one_parks_on_the_first_failure() -> None:
+    fakes = outbox_deps(max_attempts=1)
+    fakes.outbox.add(notify("review:s5:once"), now=fakes.clock.at)
+    fakes.notifier.failures["review:s5:once"] = unavailable()
+    assert await dispatch_all(fakes.deps) == Dispatched(sent=0, failed=1, parked=1)
+    assert fakes.outbox.by_key("review:s5:once").attempts == 1
+
+
+async def test_requeued_messages_are_delivered_and_others_stay_parked() -> None:
+    fakes = outbox_deps(max_attempts=1)
+    customer = fakes.outbox.add(
+        notify("paid:s6:customer", kind=OutboxKind.NOTIFY_CUSTOMER, customer_id="c6"),
+        now=fakes.clock.at,
+    )
+    admin = fakes.outbox.add(notify("paid:s6:admin"), now=fakes.clock.at)
+    for key in ("paid:s6:customer", "paid:s6:admin"):
+        fakes.notifier.failures[key] = unavailable()
+    await rounds(fakes, 1)
+    assert await fakes.outbox.parked_count() == 2
+    fakes.notifier.failures.clear()
+
+    requeued = await fakes.outbox.requeue(now=fakes.clock.at, kind=OutboxKind.NOTIFY_CUSTOMER)
+
+    assert requeued == 1
+    assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+    assert [p.dedupe_key for p in fakes.notifier.published] == ["paid:s6:customer"]
+    assert fakes.outbox.rows[customer].sent_at is not None
+    assert [m.id for m in await fakes.outbox.parked(limit=10)] == [admin]
+    assert await fakes.outbox.requeue(now=fakes.clock.at, ids=[admin]) == 1
+    assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+
+
+async def test_notifications_carry_event_notification_id_and_the_customer_on_its_topic() -> None:
+    fakes = outbox_deps()
+    session = payment_session()
+    for message in on_paid(session, at=fakes.clock.at):
+        if message.kind in (OutboxKind.NOTIFY_CUSTOMER, OutboxKind.NOTIFY_ADMIN):
+            fakes.outbox.add(message, now=fakes.clock.at)
+
+    assert await dispatch(fakes.deps) == Dispatched(sent=2, failed=0, parked=0)
+
+    sent = {p.topic: p for p in fakes.notifier.published}
+    customer, admin = sent[NotificationTopic.CUSTOMER], sent[NotificationTopic.ADMIN]
+    assert (customer.event, customer.dedupe_key, customer.customer_id) == (
+        "payment.paid",
+        f"paid:{session.id}:customer",
+        "customer-asha",
+    )
+    assert (admin.event, admin.dedupe_key, admin.customer_id) == (
+        "payment.paid",
+        f"paid:{session.id}:admin",
+        None,  # customer_id goes on the customer topic only
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "payload_event", "expected"),
+    [
+        ("paid:s7:customer", OutboxKind.NOTIFY_CUSTOMER, None, "payment.paid"),
+        ("review:s7:late capture", OutboxKind.NOTIFY_ADMIN, None, "payment.review"),
+        ("failed:pay_1:customer", OutboxKind.NOTIFY_CUSTOMER, None, "payment.failed"),
+        ("refund:rfnd_1:customer", OutboxKind.NOTIFY_CUSTOMER, None, "refund.processed"),
+        ("something:else", OutboxKind.NOTIFY_ADMIN, None, "notify.admin"),
+        (
+            "paid:s7:admin",
+            OutboxKind.NOTIFY_ADMIN,
+            "payment.captured.late",
+            "payment.captured.late",
+        ),
+    ],
+)
+async def test_a_payload_without_event_is_named_from_its_dedupe_key(
+    key: str, kind: OutboxKind, payload_event: str | None, expected: str
+) -> None:
+    fakes = outbox_deps()
+    extra = {"customer_id": "c7"} if kind is OutboxKind.NOTIFY_CUSTOMER else {}
+    if payload_event is not None:
+        extra["event"] = payload_event
+    fakes.outbox.add(notify(key, kind=kind, **extra), now=fakes.clock.at)
+    await dispatch(fakes.deps)
+    [published] = fakes.notifier.published
+    assert published.event == expected
+
+
+def test_event_names_are_those_of_api_md() -> None:
+    assert {e.value for e in NotificationEvent} == {
+        "payment.paid",
+        "payment.review",
+        "payment.failed",
+        "refund.processed",
+    }
