@@ -6,11 +6,9 @@ first request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
@@ -27,7 +25,7 @@ from app.logging import configure_logging
 from app.middleware import BodySizeLimit, RequestIdMiddleware
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.webhooks import MAX_BODY_BYTES
-from resolvers import outbox, payments, webhooks
+from resolvers import payments, webhooks
 from schema.build import build_schema
 from schema.http import GraphQLApp, Identity
 
@@ -48,11 +46,6 @@ class LazyBackend(AuthenticationBackend):
         if self._backend is None:
             self._backend = CognitoAuthBackend(verifier=self._verifier())
         return await self._backend.authenticate(conn)
-
-
-def _log_dispatch_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("inline outbox dispatch failed", exc_info=task.exception())
 
 
 def create_app(container: Container | None = None) -> Starlette:
@@ -108,12 +101,6 @@ def create_app(container: Container | None = None) -> Starlette:
             signature=request.headers.get("x-razorpay-signature"),
             event_id=request.headers.get("x-razorpay-event-id"),
         )
-        if answer.status == 200 and answer.detail == "applied":
-            # notifications promptly, best effort: wait up to 2 s, never cancel a publish
-            # half-way (that could send it twice); the scheduled job sends whatever is left
-            sending = asyncio.ensure_future(outbox.dispatch(container.deps, limit=20))
-            sending.add_done_callback(_log_dispatch_failure)
-            await asyncio.wait({sending}, timeout=2)
         return JSONResponse({"detail": answer.detail}, status_code=answer.status)
 
     @asynccontextmanager
