@@ -71,6 +71,7 @@ from domain.pricing import UsageCounts
 from domain.refunds import Refund, RefundStatus, committed_total, processed_total
 
 LATE_PAYMENT_REASON: Final = "late payment: could not be fulfilled"
+_ASKED_AGAIN: Final = frozenset({"verify", "callback", "reconcile"})  # capture now
 _IDS: Final = uuid.UUID("6f1d3c1e-9a51-4d8e-b1f0-3f1f2b9c0a77")  # namespace of derived ids
 
 
@@ -439,16 +440,23 @@ def _payment(
         _paid(draft, payment, late=late, confirm=confirm)
     if transition.releases_reservations and draft.ledger.holds is Holds.HELD:
         draft.hold(ReleaseHolds(), Holds.RELEASED)
-    if transition.changed and transition.status is PaymentStatus.AUTHORIZED:
-        draft.effects.append(
-            Capture(
-                key=f"capture:{payment.id}",
-                session_id=session.id,
-                payment_id=payment.id,
-                amount=payment.amount,
-                currency=payment.currency,
+    if (
+        transition.status is PaymentStatus.AUTHORIZED
+        and kind is PaymentEventKind.PAYMENT_AUTHORIZED
+    ):
+        # capture it; a customer verifying again, or reconciliation, asks for it now (not after
+        # the backoff of a failed attempt)
+        again = not transition.changed
+        if not again or draft.source in _ASKED_AGAIN:
+            draft.effects.append(
+                Capture(
+                    key=f"capture:{payment.id}" + (f":{draft.key}" if again else ""),
+                    session_id=session.id,
+                    payment_id=payment.id,
+                    amount=payment.amount,
+                    currency=payment.currency,
+                )
             )
-        )
     if kind is PaymentEventKind.PAYMENT_FAILED and why is None:
         _failed(draft, payment)
     if transition.needs_review and not late:

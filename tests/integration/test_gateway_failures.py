@@ -150,7 +150,9 @@ async def capture_fails(
     sandbox.set_faults()
     found = await session_view(gql, customer, session["id"])
     assert found["status"] == "AUTHORIZED"
-    assert "payment.capture_failed" in timeline_types(found)
+    if failure in ("500-server-error", "502-html-page"):  # answered at once: recorded at once
+        assert "payment.capture_failed" in timeline_types(found)
+    # (a capture that hangs goes on in the dispatcher after the verify's bounded wait)
     assert "status.PAID" not in timeline_types(found)
     at_razorpay = await sandbox_payment(sandbox, payment["id"])
     expected = "captured" if failure == "answer-lost" else "authorized"

@@ -138,9 +138,13 @@ class FakeCarts:
 
 @dataclass
 class FakeCouponUsage:
-    """``uses``: (offer_id, customer_id) of every PAID use or live reservation."""
+    """``uses``: (offer_id, customer_id) of PAID uses or live reservations made elsewhere;
+    ``sessions``: a payment session's own redemption (offer_id, customer_id, status RESERVED |
+    PAID | RELEASED) by session id, kept by the payment fakes as the SQL adapter keeps
+    ``coupon_redemptions``. RESERVED and PAID ones count."""
 
     uses: list[tuple[str, str]] = field(default_factory=list)
+    sessions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     async def counts(
         self,
@@ -150,7 +154,13 @@ class FakeCouponUsage:
         now: datetime,
         excluding_session_id: str | None = None,
     ) -> UsageCounts:
-        mine = [u for u in self.uses if u[0] == offer_id]
+        mine = [u for u in self.uses if u[0] == offer_id] + [
+            (offer, customer)
+            for session_id, (offer, customer, status) in self.sessions.items()
+            if offer == offer_id
+            and status in {"RESERVED", "PAID"}
+            and session_id != excluding_session_id
+        ]
         return UsageCounts(
             total_used=len(mine), customer_used=sum(1 for u in mine if u[1] == customer_id)
         )
@@ -181,5 +191,4 @@ def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ())
         outbox=Unwired("outbox"),  # type: ignore[arg-type]
         notifier=Unwired("notifier"),  # type: ignore[arg-type]
         sales=Unwired("sales"),  # type: ignore[arg-type]
-        webhook_ledger=Unwired("webhook_ledger"),  # type: ignore[arg-type]
     )

@@ -5,6 +5,7 @@
   the attempt and parks; ``requeue`` makes parked rows due with attempts reset.
 - :class:`FakeNotifier` records every publish with its attributes; ``failures`` maps a dedupe
   key to the exception its every publish raises.
+- :class:`FakeSales` counts each event key once per kind, as the DynamoDB counters do.
 
 ``outbox_deps()`` wires them into :func:`tests.support.fakes.fake_deps`.
 """
@@ -14,11 +15,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.dead_letter import ParkedMessage
 from domain.outbox import OutboxKind, OutboxMessage, PendingMessage
-from domain.payment_ports import NotificationTopic
+from domain.payment_ports import NotificationTopic, RecordStoreError, SalesDay
 from resolvers.deps import Deps
 from tests.support.fakes import FixedClock, fake_deps
 
@@ -28,7 +29,7 @@ class FakeRow:
     id: str
     kind: OutboxKind
     dedupe_key: str
-    payload: Mapping[str, str | int]
+    payload: Mapping[str, str | int | None]
     created_at: datetime
     next_attempt_at: datetime
     attempts: int = 0
@@ -60,6 +61,13 @@ class FakeOutbox:
     def by_key(self, dedupe_key: str) -> FakeRow:
         return next(r for r in self.rows.values() if r.dedupe_key == dedupe_key)
 
+    def keys(self) -> list[str]:
+        """Dedupe keys in the order they were enqueued."""
+        return [r.dedupe_key for r in self.rows.values()]
+
+    def unsent(self) -> list[FakeRow]:
+        return [r for r in self.rows.values() if r.sent_at is None]
+
     @staticmethod
     def _pending(row: FakeRow) -> bool:
         return row.sent_at is None and row.parked_at is None
@@ -73,9 +81,22 @@ class FakeOutbox:
             and (ids is None or row.id in ids)
         )
 
-    async def claim(self, *, limit: int, now: datetime, lease: timedelta) -> list[PendingMessage]:
+    async def claim(
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        keys: Sequence[str] | None = None,
+    ) -> list[PendingMessage]:
         due = sorted(
-            (r for r in self.rows.values() if self._pending(r) and r.next_attempt_at <= now),
+            (
+                r
+                for r in self.rows.values()
+                if self._pending(r)
+                and r.next_attempt_at <= now
+                and (keys is None or r.dedupe_key in keys)
+            ),
             key=lambda r: r.created_at,
         )[:limit]
         for row in due:
@@ -112,6 +133,8 @@ class FakeOutbox:
         kind: OutboxKind | None = None,
         ids: Sequence[str] | None = None,
     ) -> int:
+        if ids is not None and not ids:
+            return 0
         matching = [r for r in self.rows.values() if self._matches(r, kind, ids)]
         for row in matching:
             row.parked_at, row.attempts, row.next_attempt_at = None, 0, now
@@ -191,20 +214,61 @@ class FakeNotifier:
 
 
 @dataclass
+class FakeSales:
+    """The dashboard counters: each event key counts once per kind, as the DynamoDB adapter's
+    conditional writes do; ``down`` makes every write fail as a throttled table does."""
+
+    days: dict[date, SalesDay] = field(default_factory=dict)
+    counted: set[tuple[str, str]] = field(default_factory=set)  # (kind, event key)
+    down: bool = False
+
+    def _count(self, kind: str, event_key: str, day: date, **more: int) -> bool:
+        if self.down:
+            raise RecordStoreError("sales counter: throttled", retryable=True)
+        if (kind, event_key) in self.counted:
+            return False
+        self.counted.add((kind, event_key))
+        current = self.days.get(day, SalesDay(day=day))
+        self.days[day] = replace(
+            current, **{name: getattr(current, name) + value for name, value in more.items()}
+        )
+        return True
+
+    async def record_paid(self, *, day: date, amount: int, event_key: str) -> bool:
+        return self._count("paid", event_key, day, paid_count=1, paid_amount=amount)
+
+    async def record_failed(self, *, day: date, event_key: str) -> bool:
+        return self._count("failed", event_key, day, failed_count=1)
+
+    async def record_refund(self, *, day: date, amount: int, event_key: str) -> bool:
+        return self._count("refund", event_key, day, refund_count=1, refunded_amount=amount)
+
+    async def read(self, *, from_day: date, to_day: date) -> list[SalesDay]:
+        days = []
+        day = from_day
+        while day <= to_day:
+            days.append(self.days.get(day, SalesDay(day=day)))
+            day += timedelta(days=1)
+        return days
+
+
+@dataclass
 class OutboxFakes:
     deps: Deps
     outbox: FakeOutbox
     notifier: FakeNotifier
     clock: FixedClock
+    sales: FakeSales
 
 
 def outbox_deps(*, max_attempts: int = 3) -> OutboxFakes:
-    outbox, notifier, clock = FakeOutbox(), FakeNotifier(), FixedClock()
+    outbox, notifier, clock, sales = FakeOutbox(), FakeNotifier(), FixedClock(), FakeSales()
     deps = replace(
         fake_deps(),
         clock=clock,
         outbox=outbox,
         notifier=notifier,
+        sales=sales,
         outbox_max_attempts=max_attempts,
     )
-    return OutboxFakes(deps=deps, outbox=outbox, notifier=notifier, clock=clock)
+    return OutboxFakes(deps=deps, outbox=outbox, notifier=notifier, clock=clock, sales=sales)

@@ -162,14 +162,18 @@ def raising(exc: BaseException) -> Callable[..., Any]:
 
 
 def only_sessions(payments: Any, session_ids: Iterable[str]) -> Overriding:
-    """The payments repository, but ``due`` (what the jobs pick up) sees only these sessions:
+    """The payments repository, but ``due`` and ``to_reconcile`` (what the jobs pick up) see
+    only these sessions:
     a job run in a test touches only the test's own sessions."""
     mine = set(session_ids)
 
     async def due(**kwargs: Any) -> list[str]:
         return [i for i in await payments.due(**kwargs) if i in mine]
 
-    return Overriding(payments, due=due)
+    async def to_reconcile(**kwargs: Any) -> list[str]:
+        return [i for i in await payments.to_reconcile(**kwargs) if i in mine]
+
+    return Overriding(payments, due=due, to_reconcile=to_reconcile)
 
 
 @contextlib.asynccontextmanager

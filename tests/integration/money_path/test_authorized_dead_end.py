@@ -98,11 +98,6 @@ async def authorized_session(
     return session, authorized
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 7: a voided or lapsed authorization leaves the session AUTHORIZED "
-    "forever, holding stock and coupon",
-)
 @pytest.mark.parametrize(
     ("told_by", "how"),
     [("webhook", "failed"), ("reconciliation", "failed"), ("reconciliation", "refunded")],
@@ -162,11 +157,6 @@ async def test_a_lapsed_authorization_fails_the_session_and_frees_what_it_held(
     assert (await create_session(gql, other))["errors"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 7: reconciliation takes the oldest stuck sessions first, every run: "
-    "they starve everything newer",
-)
 async def test_old_stuck_sessions_do_not_starve_a_newer_one(
     private_stack: Stack,
     clock: SetClock,

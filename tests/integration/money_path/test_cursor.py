@@ -9,8 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import pytest
-
 from tests.integration.money_path.support import cursor
 from tests.support.stack import Stack
 
@@ -19,11 +17,6 @@ PAGE = """query($after: String) { paymentSessions(first: 5, after: $after) {
   edges { node { id } } } }"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 11: year 1 at +14:00 is a valid ISO timestamp that PostgreSQL "
-    "cannot take (year 0 in UTC): INTERNAL_SERVER_ERROR",
-)
 async def test_a_cursor_with_an_unrepresentable_timestamp_is_invalid_input(
     private_stack: Stack, new_customer: Callable[..., Headers]
 ) -> None:

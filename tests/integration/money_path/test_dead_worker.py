@@ -36,11 +36,6 @@ from tests.support.webhooks import deliver, event_body, signed_headers
 Headers = dict[str, str]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 1: the webhook claim survives a cancelled handler, every redelivery "
-    "answers 'duplicate' and reconciliation never looks at EXPIRED sessions",
-)
 @pytest.mark.parametrize("recovered_by", ["redelivery", "jobs"])
 async def test_a_capture_whose_handler_died_is_applied_later(
     recovered_by: str,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.integration.money_path.support import (
     SetClock,
@@ -26,11 +24,6 @@ from tests.support.stack import Stack
 Headers = dict[str, str]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 8: reconciliation and expiry loop over a batch with no per-session "
-    "isolation: the first session that raises aborts both, on every run",
-)
 async def test_a_session_that_breaks_does_not_stop_the_batch(
     private_stack: Stack,
     clock: SetClock,

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.integration.money_path.support import (
     LATE_REASON,
@@ -47,10 +45,6 @@ def assert_refunded_in_full(session: dict[str, Any]) -> None:
     ], session
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 2: a late capture makes the coupon use PAID without a limit check",
-)
 async def test_a_late_capture_over_a_once_per_customer_coupon_is_refunded(
     private_stack: Stack,
     clock: SetClock,
@@ -98,11 +92,6 @@ async def test_a_late_capture_over_a_once_per_customer_coupon_is_refunded(
     assert about(await Queue(private_stack, "customer_queue").read(), first["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 2: a late capture re-takes stock with GREATEST(0, stock - q): an "
-    "oversell hidden, the session PAID",
-)
 async def test_a_late_capture_of_a_unit_sold_meanwhile_is_refunded(
     private_stack: Stack,
     clock: SetClock,

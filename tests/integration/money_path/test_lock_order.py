@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
-
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.integration.money_path.support import (
     payment,
@@ -28,11 +26,6 @@ from tests.support.webhooks import deliver, event_body, signed_headers
 Headers = dict[str, str]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 9: a late capture locks products and then the cart, a checkout "
-    "locks the cart and then products: a deadlock",
-)
 async def test_a_late_capture_and_a_checkout_of_the_same_cart_do_not_deadlock(
     private_stack: Stack,
     sandbox: SandboxControl,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.integration.money_path.support import payment, send, status_of, stock_of
 from tests.support.payments_flow import open_session, own_product
@@ -28,10 +26,6 @@ ALIASED = """mutation($a: PaymentSessionCreateInput!, $b: PaymentSessionCreateIn
 }"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 6: every create with a new key reserves the cart's stock again",
-)
 async def test_aliased_creates_leave_one_open_session_and_reserve_once(
     private_stack: Stack,
     sandbox: SandboxControl,
@@ -65,10 +59,6 @@ async def test_aliased_creates_leave_one_open_session_and_reserve_once(
     assert await stock_of(gql, admin, product["id"]) == 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 6: a create next to an AUTHORIZED session of the cart succeeds",
-)
 async def test_a_create_next_to_an_authorized_session_is_payment_in_progress(
     private_stack: Stack,
     sandbox: SandboxControl,

@@ -33,11 +33,6 @@ def processed_sum(session: dict[str, Any]) -> int:
     return sum(r["amount"]["amount"] for r in session["refunds"] if r["status"] == "PROCESSED")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 3: refunded_paise is saved only when the status changes "
-    "(PARTIALLY_REFUNDED -> PARTIALLY_REFUNDED saves nothing)",
-)
 async def test_refunded_amount_after_a_second_partial_refund(
     private_stack: Stack,
     clock: SetClock,
@@ -68,11 +63,6 @@ async def test_refunded_amount_after_a_second_partial_refund(
     assert (await payment(sandbox, payment_id))["amount_refunded"] == 30_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 4: refund.processed before payment.captured is dropped ('not "
-    "ours' / NOT_CAPTURED); the capture then makes the session PAID with refundedAmount 0",
-)
 @pytest.mark.parametrize("capture", ["auto", "manual"])
 async def test_a_refund_reported_before_its_capture_still_counts(
     capture: str,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.outbox import dispatch_all
 from resolvers.payments import expire_due
@@ -31,11 +29,6 @@ from tests.support.stack import Stack
 Headers = dict[str, str]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 defect 10: needs_review is never reset, so only the first review reason "
-    "of a session notifies the admins",
-)
 async def test_a_second_review_reason_notifies_admins_again_a_redelivery_does_not(
     private_stack: Stack,
     clock: SetClock,
