@@ -35,7 +35,8 @@ Payload = Mapping[str, str | int | None]
 
 
 class OutboxKind(StrEnum):
-    NOTIFY = "notify"
+    NOTIFY_CUSTOMER = "notify.customer"  # an operator can requeue one audience's messages
+    NOTIFY_ADMIN = "notify.admin"
     COUNT = "count"
     TIMELINE = "timeline"
     CAPTURE = "capture"
@@ -44,14 +45,15 @@ class OutboxKind(StrEnum):
 
 
 _CLASSES: Final[dict[OutboxKind, type[Any]]] = {
-    OutboxKind.NOTIFY: Notify,
+    OutboxKind.NOTIFY_CUSTOMER: Notify,
+    OutboxKind.NOTIFY_ADMIN: Notify,
     OutboxKind.COUNT: Count,
     OutboxKind.TIMELINE: Timeline,
     OutboxKind.CAPTURE: Capture,
     OutboxKind.REFUND: RequestRefund,
     OutboxKind.SYNC: SyncPayment,
 }
-_KINDS: Final = {cls: kind for kind, cls in _CLASSES.items()}
+_KINDS: Final = {cls: kind for kind, cls in _CLASSES.items() if cls is not Notify}
 _PARSERS: Final[dict[Any, Any]] = {
     date: date.fromisoformat,
     datetime: datetime.fromisoformat,
@@ -94,7 +96,15 @@ def _plain(value: object) -> str | int | None:
 def message_of(effect: OutboxEffect) -> OutboxMessage:
     payload = {f.name: _plain(getattr(effect, f.name)) for f in dataclasses.fields(effect)}
     del payload["key"]
-    return OutboxMessage(kind=_KINDS[type(effect)], dedupe_key=effect.key, payload=payload)
+    if isinstance(effect, Notify):
+        kind = (
+            OutboxKind.NOTIFY_CUSTOMER
+            if effect.topic is NotificationTopic.CUSTOMER
+            else OutboxKind.NOTIFY_ADMIN
+        )
+    else:
+        kind = _KINDS[type(effect)]
+    return OutboxMessage(kind=kind, dedupe_key=effect.key, payload=payload)
 
 
 _HINTS: Final = {kind: typing.get_type_hints(cls) for kind, cls in _CLASSES.items()}

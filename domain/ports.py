@@ -263,6 +263,10 @@ class Outbox(Protocol):
 
     async def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None: ...
 
+    async def release(self, message_ids: Sequence[str], *, now: datetime) -> None:
+        """Give leased messages back untried: due again at ``now``."""
+        ...
+
     async def park(self, message_id: str, *, error: str, now: datetime) -> None:
         """Count a last failed attempt and park the message (if it is not sent)."""
         ...

@@ -51,17 +51,33 @@ LEASE = timedelta(seconds=60)
 
 
 async def dispatch(
-    deps: Deps, *, limit: int = 100, keys: Sequence[str] | None = None
+    deps: Deps,
+    *,
+    limit: int = 100,
+    keys: Sequence[str] | None = None,
+    deadline: float | None = None,
 ) -> Dispatched:
     """Send one batch of due messages (only those with these dedupe keys, when given);
     answers how many went out, how many failed (and must wait for a retry) and how many of
-    those were parked."""
+    those were parked. ``deadline`` (event-loop time): start no message after it; the ones
+    not started are given back at once."""
     now = deps.clock.now()
     sent = failed = parked = 0
     follow_ups: list[Effect] = []
-    for message in await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys):
+    claimed = await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys)
+    loop = asyncio.get_running_loop()
+    for index, message in enumerate(claimed):
+        if deadline is not None and loop.time() > deadline:
+            await deps.outbox.release([m.id for m in claimed[index:]], now=now)
+            break
         try:
             follow_ups += await _deliver(deps, message)
+        except asyncio.CancelledError:
+            # stopped (an inline budget ran out): the messages not tried yet are due again at
+            # once; the one in flight keeps its lease (it may have gone out), then is retried
+            untried = [m.id for m in claimed[index + 1 :]]
+            await asyncio.shield(deps.outbox.release(untried, now=now))
+            raise
         except PaymentPortError as exc:
             error, unexpected = exc.message, None
         except Exception as exc:  # a bug or an untranslated error: this message, not the batch
@@ -132,33 +148,47 @@ async def dispatch_all(deps: Deps, *, rounds: int = 20, limit: int = 100) -> Dis
     return Dispatched(sent=sent, failed=failed, parked=parked)
 
 
-async def dispatch_effects(deps: Deps, effects: Sequence[Effect]) -> None:
-    """Carry out these outbox effects now (notifications, counters and the timeline first,
-    then gateway calls), and what the gateway's answers changed, a few rounds deep."""
+async def dispatch_effects(
+    deps: Deps, effects: Sequence[Effect], *, budget: float | None = None
+) -> None:
+    """Carry out these outbox effects now, and what the gateway's answers changed, a few
+    rounds deep: notifications, counters and the timeline first, then gateway calls.
+
+    With a ``budget`` (seconds): no message starts after it, so a notification is never cut
+    off half-sent (that could send it twice); a gateway call still going when it runs out is
+    cut off (captures, refunds and read-backs are safe to repeat). What is left waits for the
+    dispatcher job."""
+    loop = asyncio.get_running_loop()
+    deadline = None if budget is None else loop.time() + budget
     for _ in range(FOLLOW_UP_ROUNDS):
         follow_ups: list[Effect] = []
         local = [e.key for e in effects if isinstance(e, Notify | Count | Timeline)]
         remote = [e.key for e in effects if isinstance(e, Capture | RequestRefund | SyncPayment)]
-        for keys in (local, remote):
-            if keys:
-                follow_ups += (await dispatch(deps, limit=len(keys), keys=keys)).follow_ups
+        if local:
+            follow_ups += (
+                await dispatch(deps, limit=len(local), keys=local, deadline=deadline)
+            ).follow_ups
+        if remote:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            try:
+                async with asyncio.timeout(left):
+                    follow_ups += (await dispatch(deps, limit=len(remote), keys=remote)).follow_ups
+            except TimeoutError:
+                logger.info("inline dispatch ran out of its budget; the dispatcher job goes on")
+                return
         if not follow_ups:
             return
         effects = follow_ups
 
 
 async def dispatch_inline(deps: Deps, effects: Sequence[Effect]) -> None:
-    """:func:`dispatch_effects` for one event before its answer, for at most the configured
-    budget (``CheckoutConfig.inline_dispatch_seconds``). What is left when the budget runs out
-    (a slow Razorpay) stays leased, and the dispatcher job finishes it: nothing is lost."""
+    """:func:`dispatch_effects` for one event before its answer, within the configured budget
+    (``CheckoutConfig.inline_dispatch_seconds``): nothing is lost when it runs out."""
     budget = deps.checkout.inline_dispatch_seconds
-    if budget <= 0:
-        return
-    try:
-        async with asyncio.timeout(budget):
-            await dispatch_effects(deps, effects)
-    except TimeoutError:
-        logger.info("inline dispatch ran out of its %s s; the dispatcher job goes on", budget)
+    if budget > 0:
+        await dispatch_effects(deps, effects, budget=budget)
 
 
 FOLLOW_UP_ROUNDS = 4  # an event's effects, what a capture's answer changed, and so on

@@ -143,6 +143,19 @@ class SqlOutbox:
                 .execution_options(synchronize_session=False)
             )
 
+    async def release(self, message_ids: Sequence[str], *, now: datetime) -> None:
+        """Give leased messages back untried (a dispatcher was stopped before them)."""
+        if not message_ids:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id).in_([uuid.UUID(i) for i in message_ids]))
+                .where(col(OutboxRow.sent_at).is_(None))
+                .values(next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
     async def park(self, message_id: str, *, error: str, now: datetime) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(

@@ -27,8 +27,11 @@ from datasources.aws import AwsClients, default_config
 from datasources.postgres import migrate
 from datasources.postgres.outbox import SqlOutbox, enqueue
 from datasources.sns.notifier import SnsNotifier
-from domain.outbox import OutboxKind, OutboxMessage, on_paid
+from domain.effects import Count, CountKind, Notify
+from domain.outbox import OutboxKind, OutboxMessage, message_of
 from domain.payment_ports import NotificationTopic
+from domain.payment_session import PaymentSession
+from domain.payments import merchant_date
 from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
 from tests.conftest import REGION
 from tests.support.payment_fakes import payment_session
@@ -49,7 +52,46 @@ class SetClock:
 
 
 def message(key: str, kind: OutboxKind = OutboxKind.NOTIFY_ADMIN) -> OutboxMessage:
-    return OutboxMessage(kind=kind, dedupe_key=key, payload={"subject": key, "message": key})
+    topic = (
+        NotificationTopic.CUSTOMER
+        if kind is OutboxKind.NOTIFY_CUSTOMER
+        else NotificationTopic.ADMIN
+    )
+    return message_of(
+        Notify(
+            key=key,
+            topic=topic,
+            event="payment.paid",
+            session_id=str(uuid.uuid4()),
+            customer_id="customer-1",
+            subject=key,
+            message=key,
+        )
+    )
+
+
+def on_paid(session: PaymentSession, *, at: datetime) -> list[OutboxMessage]:
+    """What a session becoming PAID writes that goes to SNS and the sales counters."""
+    notices = [
+        Notify(
+            key=f"paid:{session.id}:{topic.value}",
+            topic=topic,
+            event="payment.paid",
+            session_id=session.id,
+            customer_id=session.customer_id,
+            subject=f"Order {session.id[:8]} paid",
+            message=f"Session {session.id} paid.",
+            amount=session.amount,
+        )
+        for topic in (NotificationTopic.CUSTOMER, NotificationTopic.ADMIN)
+    ]
+    counter = Count(
+        key=f"paid:{session.id}",
+        kind=CountKind.PAID,
+        day=merchant_date(at),
+        amount=session.amount,
+    )
+    return [message_of(e) for e in (*notices, counter)]
 
 
 async def add(container: Container, *messages: OutboxMessage, now: datetime = T0) -> None:

@@ -1,8 +1,9 @@
 """In-memory fakes for the outbox dispatcher's ports, behaving like the adapters:
 
 - :class:`FakeOutbox` keeps one row per dedupe key, as ``datasources/postgres/outbox.py`` does:
-  ``claim`` hands out due, unsent, unparked rows oldest first and leases them; ``park`` counts
-  the attempt and parks; ``requeue`` makes parked rows due with attempts reset.
+  ``claim`` hands out due, unsent, unparked rows oldest first (of the given dedupe keys) and
+  leases them; ``release`` gives leased rows back untried; ``park`` counts the attempt and
+  parks; ``requeue`` makes parked rows due with attempts reset.
 - :class:`FakeNotifier` records every publish with its attributes; ``failures`` maps a dedupe
   key to the exception its every publish raises.
 - :class:`FakeSales` counts each event key once per kind, as the DynamoDB counters do.
@@ -120,6 +121,13 @@ class FakeOutbox:
         row = self.rows[message_id]
         if row.sent_at is None:
             row.attempts, row.last_error, row.next_attempt_at = row.attempts + 1, error, retry_at
+
+    async def release(self, message_ids: Sequence[str], *, now: datetime) -> None:
+        """Leased rows given back untried: due again at ``now`` (sent ones stay sent)."""
+        for message_id in message_ids:
+            row = self.rows[message_id]
+            if row.sent_at is None:
+                row.next_attempt_at = now
 
     async def park(self, message_id: str, *, error: str, now: datetime) -> None:
         row = self.rows[message_id]

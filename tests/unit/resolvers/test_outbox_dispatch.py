@@ -1,30 +1,46 @@
 """The outbox dispatcher's loop (``resolvers/outbox.py``) on in-memory fakes
 (tests/support/outbox_fakes.py): retries with backoff, the dead letter after
-``deps.outbox_max_attempts`` failed attempts (ERROR line + metric), unexpected exceptions counted
-as failed attempts without stopping the batch, requeue, and the SNS attributes it passes."""
+``deps.outbox_max_attempts`` failed attempts (ERROR line + metric), unexpected exceptions and
+payloads that do not fit their kind counted as failed attempts without stopping the batch,
+requeue, dispatch by dedupe keys, and the SNS attributes it passes."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from domain.notifications import NotificationEvent
-from domain.outbox import OutboxKind, OutboxMessage, on_paid
+from domain.effects import Count, CountKind, Notify
+from domain.outbox import OutboxKind, OutboxMessage, message_of
 from domain.payment_ports import NotificationError, NotificationTopic
+from domain.payment_rules import Ledger, PaymentReported, decide
 from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
 from tests.support.outbox_fakes import OutboxFakes, outbox_deps
-from tests.support.payment_fakes import payment_session
+from tests.support.payment_fakes import gateway_payment, payment_session
 
 LOGGER = "resolvers.outbox"
 LATER = timedelta(minutes=11)  # past the longest backoff (10 minutes)
 
 
-def notify(key: str, *, kind: OutboxKind = OutboxKind.NOTIFY_ADMIN, **extra: str) -> OutboxMessage:
-    payload: dict[str, str | int] = {"subject": f"s {key}", "message": f"m {key}", **extra}
-    return OutboxMessage(kind=kind, dedupe_key=key, payload=payload)
+def notify(key: str, *, topic: NotificationTopic = NotificationTopic.ADMIN) -> OutboxMessage:
+    return message_of(
+        Notify(
+            key=key,
+            topic=topic,
+            event="payment.review",
+            session_id="s",
+            customer_id="c",
+            subject=f"s {key}",
+            message=f"m {key}",
+        )
+    )
+
+
+def count(key: str) -> OutboxMessage:
+    return message_of(Count(key=key, kind=CountKind.PAID, day=date(2025, 1, 15), amount=500))
 
 
 async def rounds(fakes: OutboxFakes, count: int) -> list[Dispatched]:
@@ -86,8 +102,7 @@ async def test_parking_logs_one_error_with_kind_key_last_error_and_the_metric(
 ) -> None:
     fakes = outbox_deps(max_attempts=2)
     fakes.outbox.add(
-        notify("paid:s2:customer", kind=OutboxKind.NOTIFY_CUSTOMER, customer_id="c"),
-        now=fakes.clock.at,
+        notify("paid:s2:customer", topic=NotificationTopic.CUSTOMER), now=fakes.clock.at
     )
     fakes.notifier.failures["paid:s2:customer"] = unavailable()
 
@@ -146,6 +161,27 @@ async def test_cancellation_is_not_a_failed_attempt() -> None:
     assert (row.attempts, row.parked_at, row.last_error) == (0, None, None)  # the lease expires
 
 
+async def test_a_stopped_dispatch_gives_the_untried_messages_back_at_once() -> None:
+    fakes = outbox_deps()
+    for key in ("review:s4:first", "review:s4:stopped", "review:s4:untried"):
+        fakes.outbox.add(notify(key), now=fakes.clock.at)
+    fakes.notifier.failures["review:s4:stopped"] = asyncio.CancelledError()
+
+    with pytest.raises(asyncio.CancelledError):
+        await dispatch(fakes.deps)
+
+    first, stopped, untried = (
+        fakes.outbox.by_key(k)
+        for k in ("review:s4:first", "review:s4:stopped", "review:s4:untried")
+    )
+    assert first.sent_at is not None
+    assert stopped.next_attempt_at > fakes.clock.at  # in flight: it keeps its lease
+    assert untried.next_attempt_at == fakes.clock.at  # due again now
+    del fakes.notifier.failures["review:s4:stopped"]
+    assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+    assert fakes.outbox.by_key("review:s4:untried").sent_at is not None
+
+
 async def test_max_attempts_one_parks_on_the_first_failure() -> None:
     fakes = outbox_deps(max_attempts=1)
     fakes.outbox.add(notify("review:s5:once"), now=fakes.clock.at)
@@ -154,36 +190,83 @@ async def test_max_attempts_one_parks_on_the_first_failure() -> None:
     assert fakes.outbox.by_key("review:s5:once").attempts == 1
 
 
-async def test_requeued_messages_are_delivered_and_others_stay_parked() -> None:
-    fakes = outbox_deps(max_attempts=1)
-    customer = fakes.outbox.add(
-        notify("paid:s6:customer", kind=OutboxKind.NOTIFY_CUSTOMER, customer_id="c6"),
+async def test_a_payload_that_does_not_fit_its_kind_is_a_failed_attempt_then_parked() -> None:
+    fakes = outbox_deps(max_attempts=2)
+    fakes.outbox.add(
+        OutboxMessage(kind=OutboxKind.NOTIFY_ADMIN, dedupe_key="bad:1", payload={"subject": "s"}),
         now=fakes.clock.at,
     )
-    admin = fakes.outbox.add(notify("paid:s6:admin"), now=fakes.clock.at)
-    for key in ("paid:s6:customer", "paid:s6:admin"):
-        fakes.notifier.failures[key] = unavailable()
+    fakes.outbox.add(notify("review:s8:fine"), now=fakes.clock.at)
+
+    first, second = await rounds(fakes, 2)
+
+    assert first == Dispatched(sent=1, failed=1, parked=0)
+    assert second == Dispatched(sent=0, failed=1, parked=1)
+    bad = fakes.outbox.by_key("bad:1")
+    assert bad.parked_at is not None
+    assert bad.last_error is not None and bad.last_error.startswith("TypeError")
+    assert [p.dedupe_key for p in fakes.notifier.published] == ["review:s8:fine"]
+
+
+async def test_requeued_messages_are_delivered_and_others_stay_parked() -> None:
+    fakes = outbox_deps(max_attempts=1)
+    message = fakes.outbox.add(notify("paid:s6:customer"), now=fakes.clock.at)
+    counter = fakes.outbox.add(count("paid:s6"), now=fakes.clock.at)
+    fakes.notifier.failures["paid:s6:customer"] = unavailable()
+    fakes.sales.down = True
     await rounds(fakes, 1)
     assert await fakes.outbox.parked_count() == 2
     fakes.notifier.failures.clear()
+    fakes.sales.down = False
 
-    requeued = await fakes.outbox.requeue(now=fakes.clock.at, kind=OutboxKind.NOTIFY_CUSTOMER)
+    requeued = await fakes.outbox.requeue(now=fakes.clock.at, kind=OutboxKind.NOTIFY_ADMIN)
 
     assert requeued == 1
     assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
     assert [p.dedupe_key for p in fakes.notifier.published] == ["paid:s6:customer"]
-    assert fakes.outbox.rows[customer].sent_at is not None
-    assert [m.id for m in await fakes.outbox.parked(limit=10)] == [admin]
-    assert await fakes.outbox.requeue(now=fakes.clock.at, ids=[admin]) == 1
+    assert fakes.outbox.rows[message].sent_at is not None
+    assert [m.id for m in await fakes.outbox.parked(limit=10)] == [counter]
+    assert await fakes.outbox.requeue(now=fakes.clock.at, ids=[]) == 0
+    assert await fakes.outbox.requeue(now=fakes.clock.at, ids=[counter]) == 1
     assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+    assert fakes.sales.days[date(2025, 1, 15)].paid_amount == 500
+
+
+async def test_a_count_is_counted_once_however_often_it_is_delivered() -> None:
+    fakes = outbox_deps()
+    fakes.outbox.add(count("paid:s9"), now=fakes.clock.at)
+    await dispatch(fakes.deps)
+    fakes.outbox.rows.clear()  # a dispatcher that died between the count and its mark
+    fakes.outbox.add(count("paid:s9"), now=fakes.clock.at)
+    assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
+    day = fakes.sales.days[date(2025, 1, 15)]
+    assert (day.paid_count, day.paid_amount) == (1, 500)
+
+
+async def test_dispatch_by_keys_sends_only_those_messages() -> None:
+    fakes = outbox_deps()
+    for key in ("review:a", "review:b", "review:c"):
+        fakes.outbox.add(notify(key), now=fakes.clock.at)
+
+    result = await dispatch(fakes.deps, keys=["review:c", "review:a", "review:elsewhere"])
+
+    assert result == Dispatched(sent=2, failed=0, parked=0)
+    assert [p.dedupe_key for p in fakes.notifier.published] == ["review:a", "review:c"]
+    assert await fakes.outbox.pending_count() == 1
 
 
 async def test_notifications_carry_event_notification_id_and_the_customer_on_its_topic() -> None:
     fakes = outbox_deps()
     session = payment_session()
-    for message in on_paid(session, at=fakes.clock.at):
-        if message.kind in (OutboxKind.NOTIFY_CUSTOMER, OutboxKind.NOTIFY_ADMIN):
-            fakes.outbox.add(message, now=fakes.clock.at)
+    decision = decide(
+        Ledger(session=session),
+        PaymentReported(payment=gateway_payment(), source="webhook"),
+        now=fakes.clock.at,
+        key="evt_1",
+    )
+    for effect in decision.effects:
+        if isinstance(effect, Notify):
+            fakes.outbox.add(message_of(effect), now=fakes.clock.at)
 
     assert await dispatch(fakes.deps) == Dispatched(sent=2, failed=0, parked=0)
 
@@ -199,41 +282,12 @@ async def test_notifications_carry_event_notification_id_and_the_customer_on_its
         f"paid:{session.id}:admin",
         None,  # customer_id goes on the customer topic only
     )
-
-
-@pytest.mark.parametrize(
-    ("key", "kind", "payload_event", "expected"),
-    [
-        ("paid:s7:customer", OutboxKind.NOTIFY_CUSTOMER, None, "payment.paid"),
-        ("review:s7:late capture", OutboxKind.NOTIFY_ADMIN, None, "payment.review"),
-        ("failed:pay_1:customer", OutboxKind.NOTIFY_CUSTOMER, None, "payment.failed"),
-        ("refund:rfnd_1:customer", OutboxKind.NOTIFY_CUSTOMER, None, "refund.processed"),
-        ("something:else", OutboxKind.NOTIFY_ADMIN, None, "notify.admin"),
-        (
-            "paid:s7:admin",
-            OutboxKind.NOTIFY_ADMIN,
-            "payment.captured.late",
-            "payment.captured.late",
-        ),
-    ],
-)
-async def test_a_payload_without_event_is_named_from_its_dedupe_key(
-    key: str, kind: OutboxKind, payload_event: str | None, expected: str
-) -> None:
-    fakes = outbox_deps()
-    extra = {"customer_id": "c7"} if kind is OutboxKind.NOTIFY_CUSTOMER else {}
-    if payload_event is not None:
-        extra["event"] = payload_event
-    fakes.outbox.add(notify(key, kind=kind, **extra), now=fakes.clock.at)
-    await dispatch(fakes.deps)
-    [published] = fakes.notifier.published
-    assert published.event == expected
-
-
-def test_event_names_are_those_of_api_md() -> None:
-    assert {e.value for e in NotificationEvent} == {
-        "payment.paid",
-        "payment.review",
-        "payment.failed",
-        "refund.processed",
-    }
+    body = json.loads(customer.message)
+    assert body["notification_id"] == customer.dedupe_key
+    assert (body["payment_session_id"], body["amount"], body["currency"]) == (
+        session.id,
+        11_800,
+        "INR",
+    )
+    assert (body["customer_id"], body["email"]) == ("customer-asha", "asha@example.com")
+    assert "email" not in json.loads(admin.message)

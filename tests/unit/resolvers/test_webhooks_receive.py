@@ -1,11 +1,14 @@
 """``POST /webhooks/razorpay``'s use case on in-memory fakes (tests/support/payment_fakes.py).
 
-Signature before parsing, the ledger claim (duplicates, outages, release on failure), and the
-routing of each event to the payment and refund use cases, down to the stored session.
+Signature before parsing; the event id recorded in the event's own transaction (a redelivery
+answers ``duplicate`` and changes nothing; a failure or a killed worker leaves nothing
+recorded, so the redelivery applies it); the routing of each event through ``settle`` down to
+the stored session, its holds and its outbox, carried out inline by the dispatcher.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,13 +19,17 @@ from typing import Any
 import pytest
 
 from domain.gateway import GatewayRefund
+from domain.payment_ports import NotificationError
 from domain.outbox import OutboxKind
+from domain.payment_rules import Holds
 from domain.payments import PaymentStatus
 from domain.refunds import Refund, RefundStatus
 from domain.signatures import hmac_sha256_hex
+from resolvers.outbox import dispatch_all
 from resolvers.webhooks import WebhookAnswer, receive
 from tests.support.fakes import FixedClock
 from tests.support.payment_fakes import (
+    DEFAULT_STOCK,
     PREVIOUS_WEBHOOK_SECRET,
     WEBHOOK_SECRET,
     PaymentFakes,
@@ -97,7 +104,17 @@ async def deliver(
 
 
 def created() -> PaymentFakes:
-    return payment_deps(sessions=[SESSION])
+    return payment_deps(sessions=[SESSION], gateway_payments={PAY: gateway_payment()})
+
+
+def unchanged(fakes: PaymentFakes) -> bool:
+    """Nothing of the event was stored: the session, no event id, no outbox message."""
+    return (
+        fakes.payments.sessions[SESSION.id] == SESSION
+        and fakes.payments.events == {}
+        and fakes.outbox.rows == {}
+        and fakes.payments.holds[SESSION.id] is Holds.HELD
+    )
 
 
 def paid(**changes: Any) -> PaymentFakes:
@@ -110,7 +127,7 @@ def paid(**changes: Any) -> PaymentFakes:
         **changes,
     )
     fakes = payment_deps(sessions=[session])
-    fakes.payments.reservations[session.id] = "COMMITTED"
+    fakes.gateway.payments[PAY] = gateway_payment()
     return fakes
 
 
@@ -146,8 +163,7 @@ async def test_a_bad_signature_is_refused_before_anything_happens(signature: str
     fakes = created()
     answer = await receive(fakes.deps, body=CAPTURED, signature=signature, event_id="evt_0001")
     assert answer == WebhookAnswer(400, "invalid signature")
-    assert fakes.ledger.claimed == set()
-    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert unchanged(fakes)
     assert fakes.timeline.entries == []
 
 
@@ -162,7 +178,7 @@ async def test_without_configured_secrets_nothing_is_accepted() -> None:
     fakes = payment_deps(sessions=[SESSION], webhook_secrets=("",))
     answer = await deliver(fakes, CAPTURED, secret="")
     assert answer == WebhookAnswer(400, "invalid signature")
-    assert fakes.ledger.claimed == set()
+    assert unchanged(fakes)
 
 
 # --- malformed bodies --------------------------------------------------------------------------
@@ -180,28 +196,36 @@ async def test_without_configured_secrets_nothing_is_accepted() -> None:
         ),
     ],
 )
-async def test_a_signed_but_malformed_event_is_refused_unclaimed(body: bytes, detail: str) -> None:
+async def test_a_signed_but_malformed_event_is_refused_unrecorded(body: bytes, detail: str) -> None:
     fakes = created()
     assert await deliver(fakes, body) == WebhookAnswer(400, detail)
-    assert fakes.ledger.claimed == set()
-    assert fakes.payments.sessions[SESSION.id] == SESSION
+    assert unchanged(fakes)
 
 
-# --- the ledger claim --------------------------------------------------------------------------
+# --- the event id, recorded with the change -----------------------------------------------------
 
 
-async def test_a_redelivery_is_answered_duplicate_and_applied_once() -> None:
+def state(fakes: PaymentFakes) -> tuple[object, ...]:
+    return (
+        fakes.payments.sessions[SESSION.id],
+        dict(fakes.payments.events),
+        dict(fakes.payments.refund_rows),
+        fakes.outbox.keys(),
+        list(fakes.timeline.entries),
+        list(fakes.notifier.published),
+        dict(fakes.sales.days),
+        fakes.payments.stock(),
+    )
+
+
+async def test_a_redelivery_is_answered_duplicate_and_changes_nothing() -> None:
     fakes = created()
     assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
-    outbox = dict(fakes.payments.outbox)
-    commits = fakes.payments.commits
-    entries = list(fakes.timeline.entries)
+    before = state(fakes)
 
     assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "duplicate")
-    assert fakes.payments.commits == commits
-    assert fakes.payments.outbox == outbox
-    assert fakes.timeline.entries == entries
-    assert fakes.ledger.claimed == {"evt_0001"}
+    assert state(fakes) == before
+    assert list(fakes.payments.events) == ["webhook:evt_0001"]
 
 
 @pytest.mark.parametrize(
@@ -215,55 +239,104 @@ async def test_a_redelivery_is_answered_duplicate_and_applied_once() -> None:
     ],
     ids=["plain", "padded", "long", "missing", "blank"],
 )
-async def test_the_claim_key_is_the_event_id_or_else_the_body_digest(
+async def test_the_recorded_key_is_the_event_id_or_else_the_body_digest(
     event_id: str | None, key: str
 ) -> None:
     fakes = created()
     assert await deliver(fakes, CAPTURED, event_id=event_id) == WebhookAnswer(200, "applied")
-    assert fakes.ledger.claimed == {key}
+    assert list(fakes.payments.events) == [f"webhook:{key}"]
+    assert fakes.payments.events[f"webhook:{key}"] == (SESSION.id, "webhook")
     assert await deliver(fakes, CAPTURED, event_id=event_id) == WebhookAnswer(200, "duplicate")
 
 
-async def test_events_with_different_ids_are_claimed_separately() -> None:
+async def test_events_with_different_ids_are_recorded_separately() -> None:
     fakes = created()
     assert await deliver(fakes, CAPTURED, event_id="evt_0001") == WebhookAnswer(200, "applied")
-    # a second event about the same capture: handled, and the state machine makes it a no-op
+    # a second event about the same capture: handled, and the rules make it a no-op
     assert await deliver(fakes, CAPTURED, event_id="evt_0002") == WebhookAnswer(200, "applied")
-    assert fakes.ledger.claimed == {"evt_0001", "evt_0002"}
+    assert set(fakes.payments.events) == {"webhook:evt_0001", "webhook:evt_0002"}
     assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert fakes.timeline.types(SESSION.id).count("status.PAID") == 1
+    assert [p.event for p in fakes.notifier.published] == ["payment.paid", "payment.paid"]
+
+
+async def test_with_the_database_down_the_event_is_refused_for_a_retry() -> None:
+    fakes = created()
+    fakes.payments.down = True
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(503, "try again")
+    fakes.payments.down = False
+    assert unchanged(fakes)
+    assert fakes.timeline.entries == []
+
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+@pytest.mark.parametrize("step", ["record_event", "persist", "commit"])
+async def test_a_failure_inside_settle_answers_500_and_leaves_nothing_recorded(step: str) -> None:
+    fakes = created()
+    fakes.payments.faults[step] = RuntimeError("boom")
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(500, "failed")
+    assert unchanged(fakes)
+    assert fakes.payments.rollbacks == 1
+
+    # Razorpay's redelivery: applied, once
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.captured_amount) == (S.PAID, 11_800)
+    assert fakes.payments.holds[SESSION.id] is Holds.COMMITTED
+    assert fakes.sales.days[NOW.date()].paid_count == 1
+
+
+@pytest.mark.parametrize("step", ["record_event", "persist", "commit"])
+async def test_a_worker_killed_mid_event_leaves_nothing_and_the_redelivery_applies_it(
+    step: str,
+) -> None:
+    """Defect 1: a cancelled handler (Lambda timeout, deploy) never leaves a claim behind."""
+    fakes = created()
+    fakes.payments.faults[step] = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError):
+        await deliver(fakes, CAPTURED)
+    assert unchanged(fakes)
+
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+
+
+async def test_a_kill_between_commit_and_answer_is_applied_exactly_once() -> None:
+    fakes = created()
+    fakes.payments.faults["committed"] = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError):
+        await deliver(fakes, CAPTURED)
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID  # committed
+    assert fakes.notifier.published == []  # the effects wait in the outbox
+
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "duplicate")
+    await dispatch_all(fakes.deps)  # the dispatcher job finishes the work
+    assert sorted(p.dedupe_key for p in fakes.notifier.published) == [
+        f"paid:{SESSION.id}:admin",
+        f"paid:{SESSION.id}:customer",
+    ]
+    assert fakes.sales.days[NOW.date()].paid_count == 1
     assert fakes.timeline.types(SESSION.id).count("status.PAID") == 1
 
 
-async def test_with_the_ledger_down_the_event_is_refused_for_a_retry() -> None:
-    fakes = created()
-    fakes.ledger.failing.add("claim")
-    assert await deliver(fakes, CAPTURED) == WebhookAnswer(503, "try again")
-    assert fakes.payments.sessions[SESSION.id] == SESSION
-    assert fakes.timeline.entries == []
+async def test_a_capture_on_an_expired_session_killed_mid_event_is_not_lost() -> None:
+    """Defect 1 as reproduced: pay → expire → ``payment.captured`` with the handler cancelled
+    → redeliver: the money is on the session and admins are told."""
+    expired = replace(SESSION, status=S.EXPIRED)
+    fakes = payment_deps(sessions=[expired], gateway_payments={PAY: gateway_payment()})
+    fakes.payments.faults["persist"] = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError):
+        await deliver(fakes, CAPTURED)
+    assert fakes.payments.sessions[SESSION.id] == expired
+    assert fakes.payments.events == {}
 
-    fakes.ledger.failing.clear()
     assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
-    assert fakes.payments.sessions[SESSION.id].status is S.PAID
-
-
-async def test_a_failed_handler_answers_500_and_gives_the_claim_back() -> None:
-    fakes = created()
-    fakes.payments.down = True
-    assert await deliver(fakes, CAPTURED) == WebhookAnswer(500, "failed")
-    assert fakes.ledger.claimed == set()
-    assert fakes.payments.sessions[SESSION.id] == SESSION
-
-    fakes.payments.down = False  # Razorpay's retry, once the database is back
-    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
-    assert fakes.payments.sessions[SESSION.id].status is S.PAID
-
-
-async def test_a_claim_that_cannot_be_given_back_still_answers_500() -> None:
-    fakes = created()
-    fakes.payments.down = True
-    fakes.ledger.failing.add("release")
-    assert await deliver(fakes, CAPTURED) == WebhookAnswer(500, "failed")
-    assert fakes.ledger.claimed == {"evt_0001"}  # it expires in the ledger's own time
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.captured_amount, session.needs_review) == (S.PAID, 11_800, True)
+    assert fakes.payments.stock() == (DEFAULT_STOCK - 1, DEFAULT_STOCK - 1)  # taken again
+    assert "payment.review" in [p.event for p in fakes.notifier.published]
 
 
 # --- routing: payment events -------------------------------------------------------------------
@@ -281,13 +354,17 @@ async def test_a_captured_payment_marks_the_session_paid() -> None:
     )
     assert session.paid_at == NOW
     assert not session.needs_review
-    assert fakes.payments.reservations[SESSION.id] == "COMMITTED"
+    assert fakes.payments.holds[SESSION.id] is Holds.COMMITTED
+    assert fakes.payments.stock() == (DEFAULT_STOCK, DEFAULT_STOCK)  # the held unit left
     assert fakes.payments.carts_emptied == [SESSION.id]
-    assert {m.kind for m in fakes.payments.outbox.values()} == {
+    assert {r.kind for r in fakes.outbox.rows.values()} == {
         OutboxKind.NOTIFY_CUSTOMER,
         OutboxKind.NOTIFY_ADMIN,
-        OutboxKind.SALES_PAID,
+        OutboxKind.COUNT,
+        OutboxKind.TIMELINE,
+        OutboxKind.SYNC,
     }
+    assert fakes.outbox.unsent() == []  # carried out before the answer
     assert [(e.type, e.source, e.detail) for e in fakes.timeline.entries] == [
         ("webhook.payment.captured", "webhook", f"{PAY}: captured 11800 INR"),
         ("status.PAID", "webhook", f"CREATED → PAID on PAYMENT_CAPTURED ({PAY})"),
@@ -338,7 +415,7 @@ async def test_a_failed_attempt_leaves_the_session_payable() -> None:
     )
     assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
     assert fakes.payments.sessions[SESSION.id].status is S.ATTEMPTED
-    assert fakes.payments.reservations[SESSION.id] == "HELD"
+    assert fakes.payments.holds[SESSION.id] is Holds.HELD
     assert fakes.timeline.entries[0].detail == f"{PAY}: failed 11800 INR"
 
 
@@ -351,7 +428,7 @@ async def test_a_payment_that_does_not_match_is_recorded_not_trusted() -> None:
     assert session.status is S.CREATED
     assert session.needs_review  # money was captured: admins look at it
     assert session.captured_amount == 0
-    assert fakes.payments.reservations[SESSION.id] == "HELD"
+    assert fakes.payments.holds[SESSION.id] is Holds.HELD
     assert [(e.type, e.source) for e in fakes.timeline.entries] == [
         ("webhook.payment.captured", "webhook"),
         ("payment.mismatch", "webhook"),
@@ -371,7 +448,7 @@ async def test_a_payment_for_an_order_that_is_not_ours(payment: dict[str, Any]) 
     assert await deliver(fakes, body) == WebhookAnswer(200, "not ours")
     assert fakes.payments.sessions[SESSION.id] == SESSION
     assert fakes.timeline.entries == []
-    assert fakes.ledger.claimed == {"evt_0001"}
+    assert fakes.payments.events == {}
 
 
 async def test_refunds_reported_with_a_payment_are_brought_in() -> None:
@@ -461,7 +538,7 @@ async def test_other_events_are_claimed_and_ignored() -> None:
     fakes = created()
     body = body_of("payment.dispute.created", payment=payment_entity())
     assert await deliver(fakes, body) == WebhookAnswer(200, "ignored")
-    assert fakes.ledger.claimed == {"evt_0001"}
+    assert fakes.payments.events == {}
     assert fakes.payments.sessions[SESSION.id] == SESSION
     assert fakes.timeline.entries == []
 
@@ -480,6 +557,38 @@ async def test_refund_entities_of_other_events_are_ignored() -> None:
     assert fakes.payments.sessions[SESSION.id].status is S.PAID
 
 
+# --- the records stores down: the answer does not wait for them ---------------------------------
+
+
+async def test_with_dynamodb_and_sns_down_the_event_is_applied_and_its_effects_wait() -> None:
+    fakes = created()
+    fakes.timeline.down = True
+    fakes.sales.down = True
+    fakes.notifier.failures.update(
+        {
+            f"paid:{SESSION.id}:customer": NotificationError("sns: unreachable", retryable=True),
+            f"paid:{SESSION.id}:admin": NotificationError("sns: unreachable", retryable=True),
+        }
+    )
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    waiting = {r.kind for r in fakes.outbox.unsent()}
+    assert waiting == {
+        OutboxKind.NOTIFY_CUSTOMER,
+        OutboxKind.NOTIFY_ADMIN,
+        OutboxKind.COUNT,
+        OutboxKind.TIMELINE,
+    }
+
+    fakes.timeline.down = fakes.sales.down = False
+    fakes.notifier.failures.clear()
+    fakes.clock.at += timedelta(minutes=11)
+    await dispatch_all(fakes.deps)
+    assert fakes.outbox.unsent() == []
+    assert fakes.timeline.types(SESSION.id) == ["webhook.payment.captured", "status.PAID"]
+    assert fakes.sales.days[NOW.date()].paid_amount == 11_800
+
+
 # --- what the logs tell an operator ------------------------------------------------------------
 # The identifiers and the reason are asserted, not the wording around them.
 
@@ -492,19 +601,13 @@ async def _refused_as_malformed(fakes: PaymentFakes) -> None:
     await deliver(fakes, b"{not json")
 
 
-async def _ledger_down(fakes: PaymentFakes) -> None:
-    fakes.ledger.failing.add("claim")
+async def _database_down(fakes: PaymentFakes) -> None:
+    fakes.payments.down = True
     await deliver(fakes, CAPTURED)
 
 
 async def _handler_failed(fakes: PaymentFakes) -> None:
-    fakes.payments.down = True
-    await deliver(fakes, CAPTURED)
-
-
-async def _release_failed(fakes: PaymentFakes) -> None:
-    fakes.payments.down = True
-    fakes.ledger.failing.add("release")
+    fakes.payments.faults["persist"] = KeyError("lines")
     await deliver(fakes, CAPTURED)
 
 
@@ -513,11 +616,10 @@ async def _release_failed(fakes: PaymentFakes) -> None:
     [
         (_refused_for_a_bad_signature, logging.WARNING, ["signature", "evt_0001"], False),
         (_refused_as_malformed, logging.WARNING, ["webhook", "not JSON"], False),
-        (_ledger_down, logging.ERROR, ["ledger", "webhook claim: throttled"], False),
+        (_database_down, logging.ERROR, ["evt_0001", "connect call failed"], False),
         (_handler_failed, logging.ERROR, ["evt_0001", "payment.captured"], True),
-        (_release_failed, logging.ERROR, ["evt_0001", "webhook release: throttled"], False),
     ],
-    ids=["bad-signature", "malformed", "ledger-down", "handler-failed", "release-failed"],
+    ids=["bad-signature", "malformed", "database-down", "handler-failed"],
 )
 async def test_each_refusal_is_logged_with_what_identifies_it(
     caplog: pytest.LogCaptureFixture,

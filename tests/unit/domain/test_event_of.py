@@ -1,12 +1,12 @@
-"""What a payment's state at Razorpay means for its session."""
+"""What a payment's state at Razorpay means for its session (domain.payment_rules.event_of)."""
 
 from __future__ import annotations
 
 import pytest
 
 from domain.gateway import GatewayPayment
+from domain.payment_rules import event_of
 from domain.payments import PaymentEventKind
-from resolvers.payment_events import event_of
 
 
 def payment(status: str, *, captured: bool, refunded: int = 0) -> GatewayPayment:
