@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aioboto3
@@ -30,10 +29,6 @@ class ClientFactory(Protocol):
     async def client(self, service: str) -> Any:
         """A ready aiobotocore client for ``service`` ("dynamodb", "sns", …)."""
         ...
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_config(

@@ -76,9 +76,6 @@ class Cart:
     def line(self, line_id: str) -> CartLine | None:
         return next((line for line in self.lines if line.id == line_id), None)
 
-    def line_for_product(self, product_id: str) -> CartLine | None:
-        return next((line for line in self.lines if line.product_id == product_id), None)
-
     @property
     def product_ids(self) -> list[str]:
         return [line.product_id for line in self.lines]

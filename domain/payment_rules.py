@@ -59,6 +59,7 @@ from domain.payment_session import PaymentSession
 from domain.payments import (
     CAPTURE_EVENTS,
     CLOSED_STATUSES,
+    PAID_STATUSES,
     PaymentEventKind,
     PaymentStatus,
     Refusal,
@@ -436,6 +437,21 @@ def _payment(
             changed = replace(changed, razorpay_payment_id=payment.id)
         draft.ledger = replace(draft.ledger, session=changed)
     draft.record(transition, kind, payment.id)
+    if (
+        confirm
+        and kind in CAPTURE_EVENTS
+        and session.status in PAID_STATUSES
+        and payment.id == session.razorpay_payment_id
+        and payment.amount_refunded > processed_total(draft.ledger.refunds)
+    ):
+        # Razorpay refunded more than this API knows (a dashboard refund whose event was lost)
+        draft.effects.append(
+            SyncPayment(
+                key=f"sync:{payment.id}:{payment.amount_refunded}",
+                session_id=session.id,
+                payment_id=payment.id,
+            )
+        )
     if transition.commits_reservations:
         _paid(draft, payment, late=late, confirm=confirm)
     if transition.releases_reservations and draft.ledger.holds is Holds.HELD:
@@ -608,6 +624,11 @@ def _refund(draft: _Draft, event: RefundReported, *, availability: Availability 
         _payment(draft, payment, availability=availability, confirm=False)
     found = match_refund(draft.ledger.refunds, answer)
     status = _REFUND_STATUS.get(answer.status, RefundStatus.PENDING)
+    paid_by = draft.session.razorpay_payment_id
+    if found is None and paid_by is not None and answer.payment_id != paid_by:
+        # a refund of another payment of the order (paid twice): not this session's money
+        draft.note("refund.other_payment", f"{answer.id} of {answer.payment_id}: not counted")
+        return
     if found is None:
         found = Refund(
             id=derived_id("refund", answer.id),

@@ -21,7 +21,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from domain.effects import OUTBOX_EFFECTS
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import GatewayPayment, PaymentGatewayError, PaymentGatewayRejected
 from domain.payment_ports import PaymentPortError
@@ -42,10 +41,6 @@ class Settled:
     @property
     def session(self) -> PaymentSession:
         return self.decision.session
-
-    @property
-    def outbox_keys(self) -> list[str]:
-        return [e.key for e in self.decision.effects if isinstance(e, OUTBOX_EFFECTS)]
 
 
 def read_key(source: str, payment: GatewayPayment) -> str:

@@ -145,10 +145,3 @@ def get_n(item: Mapping[str, Any], name: str, default: int = 0) -> int:
     """DynamoDB numbers arrive as decimal strings; paise are integers, so int() is exact."""
     value = item.get(name)
     return default if value is None else int(value["N"])
-
-
-def check_key_part(name: str, value: str) -> str:
-    """Key parts are joined with ``#``; an empty part or a ``#`` would make keys ambiguous."""
-    if not value or "#" in value:
-        raise ValueError(f"{name} must be non-empty and must not contain '#': {value!r}")
-    return value

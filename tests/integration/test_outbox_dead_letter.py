@@ -7,6 +7,7 @@ they reach the SNS topics' SQS subscribers with their message attributes."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import subprocess
@@ -333,7 +334,9 @@ async def test_undeliverable_messages_are_parked_then_requeued_and_delivered(
         "notification_id": f"paid:{session.id}:admin",
         "audience": "admin",
     }
-    assert admin["body"].startswith(f"Session {session.id} paid ")  # raw delivery: the message
+    body = json.loads(admin["body"])  # raw delivery: the message, JSON (API.md Notifications)
+    assert (body["event"], body["payment_session_id"]) == ("payment.paid", session.id)
+    assert body["message"].startswith(f"Session {session.id} paid")
     assert (await outbox.pending_count(), await outbox.parked_count()) == (0, 0)
 
 
