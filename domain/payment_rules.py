@@ -534,7 +534,13 @@ def _refund_late(draft: _Draft, payment: GatewayPayment, blocker: str) -> None:
     draft.ledger = replace(draft.ledger, session=session)
     draft.note("payment.late", f"{payment.id}: {blocker}; refunding {payment.amount} paise")
     _count_paid(draft)
-    left = payment.amount - committed_total(draft.ledger.refunds)
+    # what Razorpay refunded already (a refund reported before this capture) is not asked
+    # again; it is read back so that its refund rows come in
+    left = payment.amount - max(committed_total(draft.ledger.refunds), payment.amount_refunded)
+    if payment.amount_refunded > processed_total(draft.ledger.refunds):
+        draft.effects.append(
+            SyncPayment(key=f"sync:{payment.id}", session_id=session.id, payment_id=payment.id)
+        )
     if left > 0:
         refund = Refund(
             id=derived_id("late", payment.id),

@@ -111,15 +111,8 @@ async def stock_of(gql: GraphQLClient, admin: Headers, product_id: str) -> dict[
 @pytest.mark.parametrize(
     "kill_point",
     [
-        pytest.param("before_commit", marks=pytest.mark.xfail(strict=True, reason=DEFECT_1)),
-        pytest.param(
-            "between_commit_and_answer",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=DEFECT_1 + " (here: the status.PAID timeline entry, written after the "
-                "commit)",
-            ),
-        ),
+        "before_commit",
+        "between_commit_and_answer",
         "after_answer",
     ],
 )

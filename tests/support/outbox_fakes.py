@@ -62,7 +62,7 @@ class FakeOutbox:
     def by_key(self, dedupe_key: str) -> FakeRow:
         return next(r for r in self.rows.values() if r.dedupe_key == dedupe_key)
 
-    def keys(self) -> list[str]:
+    def dedupe_keys(self) -> list[str]:
         """Dedupe keys in the order they were enqueued."""
         return [r.dedupe_key for r in self.rows.values()]
 

@@ -226,7 +226,7 @@ def state(fakes: PaymentFakes) -> tuple[object, ...]:
         fakes.payments.sessions[SESSION.id],
         dict(fakes.payments.events),
         dict(fakes.payments.refund_rows),
-        fakes.outbox.keys(),
+        fakes.outbox.dedupe_keys(),
         list(fakes.timeline.entries),
         list(fakes.notifier.published),
         dict(fakes.sales.days),
@@ -513,7 +513,7 @@ async def test_a_processed_refund_moves_the_session_forward() -> None:
     )
     session = fakes.payments.sessions[SESSION.id]
     assert (session.status, session.refunded_amount) == (S.PARTIALLY_REFUNDED, 5_000)
-    assert "refund:rfnd_Fake00000001" in fakes.outbox.keys()
+    assert "refund:rfnd_Fake00000001" in fakes.outbox.dedupe_keys()
     assert [(e.type, e.source, e.detail) for e in fakes.timeline.entries] == [
         ("webhook.refund.processed", "webhook", "rfnd_Fake00000001"),
         ("refund.processed", "webhook", "rfnd_Fake00000001: 5000 paise"),
