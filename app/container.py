@@ -134,7 +134,8 @@ class Container:
             currency=s.currency,
             ttl_minutes=s.payment_session_ttl_minutes,
             order_wait_seconds=s.razorpay_timeout_seconds + 5,
-            inline_dispatch_seconds=s.webhook_inline_dispatch_seconds,
+            inline_dispatch_seconds=s.payment_inline_dispatch_seconds,
+            webhook_inline_dispatch_seconds=s.webhook_inline_dispatch_seconds,
             webhook_secrets=tuple(
                 secret.get_secret_value()
                 for secret in (s.razorpay_webhook_secret, s.razorpay_webhook_previous_secret)

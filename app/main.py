@@ -7,11 +7,12 @@ first request.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -24,8 +25,9 @@ from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.middleware import BodySizeLimit, RequestIdMiddleware
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
+from domain.effects import Effect
 from domain.webhooks import MAX_BODY_BYTES
-from resolvers import payments, webhooks
+from resolvers import outbox, payments, webhooks
 from schema.build import build_schema
 from schema.http import GraphQLApp, Identity
 
@@ -46,6 +48,17 @@ class LazyBackend(AuthenticationBackend):
         if self._backend is None:
             self._backend = CognitoAuthBackend(verifier=self._verifier())
         return await self._backend.authenticate(conn)
+
+
+AFTER_ANSWER_BUDGET_SECONDS = 10.0
+
+
+async def _carry_out(container: Container, effects: Sequence[Effect]) -> None:
+    """A webhook's effects, after its answer went out; the scheduled job does what is left."""
+    try:
+        await outbox.dispatch_effects(container.deps, effects, budget=AFTER_ANSWER_BUDGET_SECONDS)
+    except Exception:
+        logger.exception("dispatch after a webhook's answer failed; the job goes on")
 
 
 def create_app(container: Container | None = None) -> Starlette:
@@ -101,7 +114,10 @@ def create_app(container: Container | None = None) -> Starlette:
             signature=request.headers.get("x-razorpay-signature"),
             event_id=request.headers.get("x-razorpay-event-id"),
         )
-        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+        after = None
+        if answer.effects and settings.webhook_dispatch_after_answer:
+            after = BackgroundTask(_carry_out, container, answer.effects)
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status, background=after)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -74,9 +74,14 @@ class Settings(BaseSettings):
     storefront_success_url: str = "http://127.0.0.1:8000/static/checkout/success.html"
     storefront_failure_url: str = "http://127.0.0.1:8000/static/checkout/failure.html"
     payment_session_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    # a webhook (or verify) carries out its own outbox effects for at most this long before it
-    # answers; whatever is left (a slow Razorpay read-back) is done by the dispatcher job
-    webhook_inline_dispatch_seconds: float = Field(default=0.5, ge=0, le=25)
+    # a verify, callback or cancel carries out its own outbox effects (a manual capture,
+    # notifications) for at most this long before it answers; the dispatcher does the rest
+    payment_inline_dispatch_seconds: float = Field(default=2.0, ge=0, le=25)
+    # the same for a webhook before its answer: 0 answers right after the commit
+    webhook_inline_dispatch_seconds: float = Field(default=0.0, ge=0, le=25)
+    # after a webhook's answer, carry out its effects in the background (uvicorn). On Lambda
+    # the invocation would wait for it: turn it off there, the scheduled job does it.
+    webhook_dispatch_after_answer: bool = True
     currency: str = "INR"
 
     # Outbox: a message whose delivery failed this many times is parked (the dead letter)

@@ -36,8 +36,11 @@ class CheckoutConfig:
     ttl_minutes: int = 30
     order_wait_seconds: float = 15.0  # a replay waits this long for the first request's order
     webhook_secrets: tuple[str, ...] = ()  # current first, then the previous one (rotation)
-    # how long an event's own outbox effects are carried out before its answer (the rest: jobs)
-    inline_dispatch_seconds: float = 0.5
+    # how long a verify, callback or cancel carries out its own outbox effects before it
+    # answers (a manual capture, notifications); the rest is the dispatcher's
+    inline_dispatch_seconds: float = 2.0
+    # the same for a webhook, before its answer (0: answer at once after the commit)
+    webhook_inline_dispatch_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

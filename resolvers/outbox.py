@@ -183,10 +183,12 @@ async def dispatch_effects(
         effects = follow_ups
 
 
-async def dispatch_inline(deps: Deps, effects: Sequence[Effect]) -> None:
-    """:func:`dispatch_effects` for one event before its answer, within the configured budget
-    (``CheckoutConfig.inline_dispatch_seconds``): nothing is lost when it runs out."""
-    budget = deps.checkout.inline_dispatch_seconds
+async def dispatch_inline(
+    deps: Deps, effects: Sequence[Effect], *, budget: float | None = None
+) -> None:
+    """:func:`dispatch_effects` for one event before its answer, within ``budget`` (default:
+    ``CheckoutConfig.inline_dispatch_seconds``): nothing is lost when it runs out."""
+    budget = deps.checkout.inline_dispatch_seconds if budget is None else budget
     if budget > 0:
         await dispatch_effects(deps, effects, budget=budget)
 

@@ -7,8 +7,8 @@
    recorded in PostgreSQL, the rules applied, the effects written to the outbox. A redelivery
    of a recorded id answers ``200 duplicate``; a failure rolls everything back and answers 5xx,
    so Razorpay retries. No Razorpay call happens before the answer.
-4. The event's own effects are carried out for a bounded moment (notifications first), then
-   the answer; the dispatcher job finishes whatever is left.
+4. The answer (after carrying out the event's own effects for a configured moment, by default
+   none); the route carries them out after it, and the dispatcher job whatever is left.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from domain.effects import Effect
 from domain.payment_ports import PaymentPortError
 from domain.payment_rules import PaymentReported, RefundReported
 from domain.payment_session import PaymentSession
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 class WebhookAnswer:
     status: int
     detail: str
+    # the applied event's outbox effects not carried out yet: the route may carry them out
+    # after its answer (``resolvers.outbox.dispatch_effects``); the dispatcher job does anyway
+    effects: tuple[Effect, ...] = ()
 
 
 async def receive(
@@ -62,11 +66,12 @@ async def receive(
         return WebhookAnswer(500, "failed")
     if settled.duplicate:
         return WebhookAnswer(200, "duplicate")
+    effects = settled.decision.effects
     try:
-        await dispatch_inline(deps, settled.decision.effects)
+        await dispatch_inline(deps, effects, budget=deps.checkout.webhook_inline_dispatch_seconds)
     except Exception:  # the event is stored: the dispatcher job carries its effects out
         logger.exception("inline dispatch of webhook %s failed", key)
-    return WebhookAnswer(200, "applied")
+    return WebhookAnswer(200, "applied", effects=effects)
 
 
 _HANDLED = PAYMENT_EVENTS | REFUND_EVENTS

@@ -49,19 +49,26 @@ def _parked(kind: OutboxKind | None, ids: Sequence[str] | None) -> list[ColumnEl
 async def enqueue(
     session: AsyncSession, messages: Sequence[OutboxMessage], *, now: datetime
 ) -> None:
-    """Add messages in the caller's transaction; a dedupe key already there is kept as is."""
-    for message in messages:
+    """Add messages in the caller's transaction, in one statement; a dedupe key already there
+    is kept as it is."""
+    rows: dict[str, dict[str, object]] = {}
+    for m in messages:  # the first message of a key wins, as against a stored one
+        rows.setdefault(
+            m.dedupe_key,
+            {
+                "id": uuid.uuid4(),
+                "kind": m.kind.value,
+                "dedupe_key": m.dedupe_key,
+                "payload": dict(m.payload),
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            },
+        )
+    if rows:
         await session.execute(
             insert_on_conflict(session, OutboxRow)
-            .values(
-                id=uuid.uuid4(),
-                kind=message.kind.value,
-                dedupe_key=message.dedupe_key,
-                payload=dict(message.payload),
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
+            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
 
