@@ -48,6 +48,7 @@ async def _deliver(deps: Deps, message: PendingMessage) -> list[Effect]:
 
 
 LEASE = timedelta(seconds=60)
+CONCURRENCY = 8  # messages carried out at once by one dispatcher
 
 
 async def dispatch(
@@ -56,40 +57,64 @@ async def dispatch(
     limit: int = 100,
     keys: Sequence[str] | None = None,
     deadline: float | None = None,
+    concurrency: int = CONCURRENCY,
 ) -> Dispatched:
-    """Send one batch of due messages (only those with these dedupe keys, when given);
+    """Send one batch of due messages (only those with these dedupe keys, when given), up to
+    ``concurrency`` at a time (a slow Razorpay must not hold up everything behind it);
     answers how many went out, how many failed (and must wait for a retry) and how many of
     those were parked. ``deadline`` (event-loop time): start no message after it; the ones
-    not started are given back at once."""
+    not started are given back at once, and so are they when the dispatch is cancelled (the
+    ones in flight keep their lease: they may have gone out)."""
     now = deps.clock.now()
-    sent = failed = parked = 0
-    follow_ups: list[Effect] = []
     claimed = await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys)
     loop = asyncio.get_running_loop()
-    for index, message in enumerate(claimed):
-        if deadline is not None and loop.time() > deadline:
-            await deps.outbox.release([m.id for m in claimed[index:]], now=now)
-            break
-        try:
-            follow_ups += await _deliver(deps, message)
-        except asyncio.CancelledError:
-            # stopped (an inline budget ran out): the messages not tried yet are due again at
-            # once; the one in flight keeps its lease (it may have gone out), then is retried
-            untried = [m.id for m in claimed[index + 1 :]]
+    gate = asyncio.Semaphore(max(1, concurrency))
+    started: set[str] = set()
+    tally = {"sent": 0, "failed": 0, "parked": 0}
+    follow_ups: list[Effect] = []
+
+    stopping = asyncio.Event()
+
+    async def one(message: PendingMessage) -> None:
+        async with gate:
+            if stopping.is_set() or (deadline is not None and loop.time() > deadline):
+                return
+            started.add(message.id)
+            try:
+                follow_ups.extend(await _deliver(deps, message))
+            except asyncio.CancelledError:
+                stopping.set()  # no sibling starts after this
+                raise
+            except PaymentPortError as exc:
+                error, unexpected = exc.message, None
+            except Exception as exc:  # a bug or an untranslated error: this message only
+                error, unexpected = f"{type(exc).__name__}: {exc}", exc
+            else:
+                tally["sent"] += 1
+                await deps.outbox.mark_sent(message.id, now=deps.clock.now())
+                return
+            tally["failed"] += 1
+            if await _failed(deps, message, error=error, unexpected=unexpected, now=now):
+                tally["parked"] += 1
+
+    tasks = [asyncio.ensure_future(one(m)) for m in claimed]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:  # cancelled (a budget ran out): stop the rest as well
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        untried = [m.id for m in claimed if m.id not in started]
+        if untried:
             await asyncio.shield(deps.outbox.release(untried, now=now))
-            raise
-        except PaymentPortError as exc:
-            error, unexpected = exc.message, None
-        except Exception as exc:  # a bug or an untranslated error: this message, not the batch
-            error, unexpected = f"{type(exc).__name__}: {exc}", exc
-        else:
-            sent += 1
-            await deps.outbox.mark_sent(message.id, now=deps.clock.now())
-            continue
-        failed += 1
-        if await _failed(deps, message, error=error, unexpected=unexpected, now=now):
-            parked += 1
-    return Dispatched(sent=sent, failed=failed, parked=parked, follow_ups=tuple(follow_ups))
+    return Dispatched(
+        sent=tally["sent"],
+        failed=tally["failed"],
+        parked=tally["parked"],
+        follow_ups=tuple(follow_ups),
+    )
 
 
 async def _failed(

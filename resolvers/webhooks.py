@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.effects import Effect
 from domain.payment_ports import PaymentPortError
@@ -36,7 +36,7 @@ class WebhookAnswer:
     detail: str
     # the applied event's outbox effects not carried out yet: the route may carry them out
     # after its answer (``resolvers.outbox.dispatch_effects``); the dispatcher job does anyway
-    effects: tuple[Effect, ...] = ()
+    effects: tuple[Effect, ...] = field(default=(), compare=False)
 
 
 async def receive(

@@ -953,6 +953,8 @@ def payment_deps(
         failure_url="http://127.0.0.1:8000/shop/failure",
         webhook_secrets=webhook_secrets,
         inline_dispatch_seconds=inline_dispatch_seconds,
+        # the use-case tests see a webhook's effects carried out before its answer
+        webhook_inline_dispatch_seconds=inline_dispatch_seconds,
     )
     deps = replace(
         base,

@@ -168,7 +168,7 @@ async def test_a_stopped_dispatch_gives_the_untried_messages_back_at_once() -> N
     fakes.notifier.failures["review:s4:stopped"] = asyncio.CancelledError()
 
     with pytest.raises(asyncio.CancelledError):
-        await dispatch(fakes.deps)
+        await dispatch(fakes.deps, concurrency=1)  # one at a time: the third not started yet
 
     first, stopped, untried = (
         fakes.outbox.by_key(k)
