@@ -22,12 +22,20 @@ BUDGETS = {"reconciled": 12.0, "expired": 6.0, "published": 6.0}
 
 
 async def _published(deps: Deps) -> int:
-    return (await dispatch_all(deps)).sent
+    # stop starting messages a second before the budget's hard stop: a notification is never
+    # cut off half-sent (that could send it twice)
+    return (await dispatch_all(deps, budget=BUDGETS["published"] - 1.0)).sent
+
+
+async def _reconciled(deps: Deps) -> int:
+    # no session started in the budget's last 2 s (its Razorpay reads are cut off safely at
+    # the hard stop; its notifications are never started after the soft one)
+    return await reconcile(deps, budget=BUDGETS["reconciled"] - 2.0)
 
 
 JOBS: dict[str, Callable[[Deps], Awaitable[int]]] = {
     # reconcile first: money Razorpay took must win over the 30-minute clock
-    "reconciled": reconcile,
+    "reconciled": _reconciled,
     "expired": expire_due,
     "published": _published,
 }

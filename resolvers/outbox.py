@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from domain.dead_letter import exhausted
 from domain.effects import Capture, Count, Effect, Notify, RequestRefund, SyncPayment, Timeline
-from domain.outbox import PendingMessage, retry_delay
+from domain.outbox import OutboxKind, PendingMessage, retry_delay
 from domain.payment_ports import PaymentPortError
 from resolvers.deps import Deps
 from resolvers.effects import carry_out
@@ -49,6 +49,7 @@ async def _deliver(deps: Deps, message: PendingMessage) -> list[Effect]:
 
 LEASE = timedelta(seconds=60)
 CONCURRENCY = 8  # messages carried out at once by one dispatcher
+GATEWAY_KINDS = frozenset({OutboxKind.CAPTURE, OutboxKind.REFUND, OutboxKind.SYNC})
 
 
 async def dispatch(
@@ -81,7 +82,16 @@ async def dispatch(
                 return
             started.add(message.id)
             try:
-                follow_ups.extend(await _deliver(deps, message))
+                if deadline is not None and message.kind in GATEWAY_KINDS:
+                    # a gateway call may hang (a slow Razorpay): cut off at the deadline; safe
+                    # to repeat, so it is given back untried
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.05)):
+                        follow_ups.extend(await _deliver(deps, message))
+                else:
+                    follow_ups.extend(await _deliver(deps, message))
+            except TimeoutError:
+                started.discard(message.id)
+                return
             except asyncio.CancelledError:
                 stopping.set()  # no sibling starts after this
                 raise
@@ -160,15 +170,23 @@ async def _failed(
     return True
 
 
-async def dispatch_all(deps: Deps, *, rounds: int = 20, limit: int = 100) -> Dispatched:
-    """Batches until nothing due is left (or ``rounds`` batches ran)."""
+async def dispatch_all(
+    deps: Deps, *, rounds: int = 20, limit: int = 100, budget: float | None = None
+) -> Dispatched:
+    """Batches until nothing due is left (or ``rounds`` batches ran). With a ``budget``
+    (seconds) no message starts after it and gateway calls are cut off at it, so a caller's
+    own time limit never cuts a notification half-sent."""
+    loop = asyncio.get_running_loop()
+    deadline = None if budget is None else loop.time() + budget
     sent = failed = parked = 0
     for _ in range(rounds):
-        result = await dispatch(deps, limit=limit)
+        result = await dispatch(deps, limit=limit, deadline=deadline)
         sent += result.sent
         failed += result.failed
         parked += result.parked
         if result.sent + result.failed < limit:
+            break
+        if deadline is not None and loop.time() > deadline:
             break
     return Dispatched(sent=sent, failed=failed, parked=parked)
 
@@ -189,20 +207,10 @@ async def dispatch_effects(
         follow_ups: list[Effect] = []
         local = [e.key for e in effects if isinstance(e, Notify | Count | Timeline)]
         remote = [e.key for e in effects if isinstance(e, Capture | RequestRefund | SyncPayment)]
-        if local:
-            follow_ups += (
-                await dispatch(deps, limit=len(local), keys=local, deadline=deadline)
-            ).follow_ups
-        if remote:
-            left = None if deadline is None else deadline - loop.time()
-            if left is not None and left <= 0:
-                return
-            try:
-                async with asyncio.timeout(left):
-                    follow_ups += (await dispatch(deps, limit=len(remote), keys=remote)).follow_ups
-            except TimeoutError:
-                logger.info("inline dispatch ran out of its budget; the dispatcher job goes on")
-                return
+        for keys in (local, remote):
+            if keys and (deadline is None or loop.time() < deadline):
+                result = await dispatch(deps, limit=len(keys), keys=keys, deadline=deadline)
+                follow_ups += result.follow_ups
         if not follow_ups:
             return
         effects = follow_ups

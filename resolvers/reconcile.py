@@ -10,6 +10,7 @@ checked on its own, and one that fails is logged and skipped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import timedelta
@@ -35,9 +36,17 @@ _ORDER = {"captured": 0, "refunded": 1, "authorized": 2, "failed": 3}
 
 
 async def reconcile(
-    deps: Deps, *, older_than: timedelta = timedelta(minutes=5), limit: int = 100
+    deps: Deps,
+    *,
+    older_than: timedelta = timedelta(minutes=5),
+    limit: int = 100,
+    budget: float | None = None,
 ) -> int:
-    """Check up to ``limit`` sessions; answers how many changed."""
+    """Check up to ``limit`` sessions; answers how many changed. With a ``budget`` (seconds)
+    no session is started after it, and what a session changed is carried out within it
+    (``dispatch_effects``: never a notification cut off half-sent); the rest waits."""
+    loop = asyncio.get_running_loop()
+    deadline = None if budget is None else loop.time() + budget
     now = deps.clock.now()
     ids = await deps.payments.to_reconcile(
         open_statuses=OPEN,
@@ -48,8 +57,11 @@ async def reconcile(
     )
     corrected = 0
     for session_id in ids:
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
+            break
         try:
-            corrected += await reconcile_one(deps, session_id)
+            corrected += await reconcile_one(deps, session_id, deadline=deadline)
         except PaymentGatewayError as exc:
             logger.warning("reconcile: session %s unreadable at Razorpay: %s", session_id, exc)
         except Exception:
@@ -60,8 +72,13 @@ async def reconcile(
     return corrected
 
 
-async def reconcile_one(deps: Deps, session_id: str) -> bool:
-    """Bring one session in line with Razorpay; True when it changed."""
+async def reconcile_one(deps: Deps, session_id: str, *, deadline: float | None = None) -> bool:
+    """Bring one session in line with Razorpay; True when it changed. ``deadline``
+    (event-loop time): what it changed is carried out until then, the job does the rest."""
+
+    def budget() -> float | None:
+        return None if deadline is None else deadline - asyncio.get_running_loop().time()
+
     session = await deps.payments.get(session_id)
     if session is None:
         return False
@@ -81,7 +98,7 @@ async def reconcile_one(deps: Deps, session_id: str) -> bool:
             key=read_key("reconcile", payment),
         )
         changed = changed or settled.decision.changed
-        await dispatch_effects(deps, settled.decision.effects)
+        await dispatch_effects(deps, settled.decision.effects, budget=budget())
         if payment.amount_refunded > processed_total(settled.decision.ledger.refunds):
             for answer in await deps.gateway.payment_refunds(payment.id):
                 result = await settle(
@@ -91,10 +108,12 @@ async def reconcile_one(deps: Deps, session_id: str) -> bool:
                     key=f"reconcile:{answer.id}:{answer.status}",
                 )
                 changed = changed or result.decision.changed
-                await dispatch_effects(deps, result.decision.effects)
+                await dispatch_effects(deps, result.decision.effects, budget=budget())
     for refund in await deps.payments.refunds(session_id):
         if refund.status is RefundStatus.PENDING:
             await dispatch_effects(
-                deps, await request_refund(deps, session_id=session_id, refund_id=refund.id)
+                deps,
+                await request_refund(deps, session_id=session_id, refund_id=refund.id),
+                budget=budget(),
             )
     return changed or (await deps.payments.get(session_id) or session).status is not session.status
