@@ -22,6 +22,7 @@ from domain.refunds import Refund, RefundStatus, plan_refund, validate_refund_ke
 from domain.text import check_text
 from resolvers.deps import Deps
 from resolvers.effects import request_refund
+from resolvers.outbox import dispatch_inline
 from resolvers.payment_events import not_found
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ async def create_refund(
             )
     if refund.status is RefundStatus.PENDING and refund.razorpay_refund_id is None:
         try:
-            await request_refund(deps, session_id=session.id, refund_id=refund.id)
+            effects = await request_refund(deps, session_id=session.id, refund_id=refund.id)
         except PaymentGatewayError as exc:
             # unknown outcome: the row stays PENDING; the same key retried reaches the same
             # refund, and reconciliation asks again with it
@@ -99,6 +100,7 @@ async def create_refund(
                 "the payment gateway is unavailable; retry with the same idempotency key",
                 code=ErrorCode.GATEWAY_UNAVAILABLE,
             ) from exc
+        await dispatch_inline(deps, effects)  # the refund's notice and counter, promptly
     current = await deps.payments.get(session.id)
     stored = next((r for r in await deps.payments.refunds(session.id) if r.id == refund.id), refund)
     if current is None:
