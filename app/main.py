@@ -115,7 +115,7 @@ def create_app(container: Container | None = None) -> Starlette:
             event_id=request.headers.get("x-razorpay-event-id"),
         )
         after = None
-        if answer.effects and settings.webhook_dispatch_after_answer:
+        if answer.effects and settings.dispatch_after_webhook_answer:
             after = BackgroundTask(_carry_out, container, answer.effects)
         return JSONResponse({"detail": answer.detail}, status_code=answer.status, background=after)
 

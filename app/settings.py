@@ -79,9 +79,11 @@ class Settings(BaseSettings):
     payment_inline_dispatch_seconds: float = Field(default=2.0, ge=0, le=25)
     # the same for a webhook before its answer: 0 answers right after the commit
     webhook_inline_dispatch_seconds: float = Field(default=0.0, ge=0, le=25)
-    # after a webhook's answer, carry out its effects in the background (uvicorn). On Lambda
-    # the invocation would wait for it: turn it off there, the scheduled job does it.
-    webhook_dispatch_after_answer: bool = True
+    # after a webhook's answer, carry out its effects in the background (uvicorn). Unset: yes,
+    # except on Lambda, whose invocation (and so the answer) would wait for it; there the
+    # scheduled job does it.
+    webhook_dispatch_after_answer: bool | None = None
+    aws_lambda_function_name: str | None = None  # set by the Lambda runtime itself
     currency: str = "INR"
 
     # Outbox: a message whose delivery failed this many times is parked (the dead letter)
@@ -97,6 +99,12 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @property
+    def dispatch_after_webhook_answer(self) -> bool:
+        if self.webhook_dispatch_after_answer is not None:
+            return self.webhook_dispatch_after_answer
+        return self.aws_lambda_function_name is None
 
     @property
     def is_sqlite(self) -> bool:

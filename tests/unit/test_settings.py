@@ -239,3 +239,16 @@ def test_outbox_max_attempts_reaches_the_dispatcher(
         monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", refused)
         with pytest.raises(ValidationError):
             Settings(database_url=url)
+
+
+def test_a_webhooks_effects_run_after_its_answer_except_on_lambda(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn sends the answer before a background task; on Lambda the invocation (and so
+    Razorpay's answer) would wait for it, so there the scheduled job carries effects out."""
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    assert Settings().dispatch_after_webhook_answer is True
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "storefront-gateway-api")
+    assert Settings().dispatch_after_webhook_answer is False
+    monkeypatch.setenv("WEBHOOK_DISPATCH_AFTER_ANSWER", "true")  # an explicit choice wins
+    assert Settings().dispatch_after_webhook_answer is True
