@@ -674,3 +674,65 @@ async def test_each_refusal_is_logged_with_what_identifies_it(
     ]
     assert len(matching) == 1, [(r.levelname, r.getMessage()) for r in caplog.records]
     assert (matching[0].exc_info is not None) is with_traceback
+
+
+# --- what the mutation run found untested -----------------------------------------------------
+
+
+async def test_with_no_webhook_budget_the_answer_comes_first_and_hands_its_effects_over() -> None:
+    """The webhook's own budget applies, not verify's: with 0 nothing is carried out before
+    the answer, and the answer carries the effects for the route to do after it."""
+    fakes = created()
+    deps = replace(
+        fakes.deps,
+        checkout=replace(fakes.deps.checkout, webhook_inline_dispatch_seconds=0.0),
+    )
+    answer = await receive(
+        deps,
+        body=CAPTURED,
+        signature=hmac_sha256_hex(WEBHOOK_SECRET, CAPTURED),
+        event_id="evt_0001",
+    )
+    assert answer == WebhookAnswer(200, "applied")
+    assert fakes.payments.sessions[SESSION.id].status is S.PAID
+    assert fakes.timeline.entries == []  # not written yet
+    kinds = {type(e).__name__ for e in answer.effects}
+    assert {"Timeline", "Notify", "Count", "SyncPayment"} <= kinds
+    assert all(row.sent_at is None for row in fakes.outbox.rows.values())
+
+
+async def test_a_refund_without_its_payment_is_found_by_the_refund_already_known() -> None:
+    """A refund event without a payment entity, for a payment id the sessions do not carry:
+    the refund row this API asked for names the session."""
+    fakes = paid()
+    refund = replace(pending_refund(), razorpay_refund_id="rfnd_Fake00000001")
+    fakes.payments.refund_rows[refund.id] = refund
+    body = body_of("refund.processed", refund=refund_entity(payment_id="pay_NotStoredYet01"))
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    assert fakes.payments.refund_rows[refund.id].status is RefundStatus.PROCESSED
+    assert fakes.payments.sessions[SESSION.id].refunded_amount == 5_000
+
+
+async def test_a_payment_event_that_also_carries_a_refund_is_a_payment_event() -> None:
+    fakes = created()
+    body = body_of("payment.captured", payment=payment_entity(), refund=refund_entity())
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.refunded_amount) == (S.PAID, 0)
+    assert fakes.payments.refund_rows == {}
+
+
+async def test_a_refund_seen_before_its_capture_brings_the_capture_in_from_its_payment() -> None:
+    fakes = created()
+    body = body_of(
+        "refund.processed",
+        refund=refund_entity(),
+        payment=payment_entity(status="captured", amount_refunded=5_000),
+    )
+    assert await deliver(fakes, body) == WebhookAnswer(200, "applied")
+    session = fakes.payments.sessions[SESSION.id]
+    assert (session.status, session.captured_amount, session.refunded_amount) == (
+        S.PARTIALLY_REFUNDED,
+        11_800,
+        5_000,
+    )
