@@ -1087,3 +1087,30 @@ def test_the_end_does_not_depend_on_the_order(
     other = apply_all(start, shuffled, availability)[-1].session
     fields = ("status", "captured_amount", "refunded_amount", "razorpay_payment_id")
     assert [getattr(one, f) for f in fields] == [getattr(other, f) for f in fields]
+
+
+# --- found by mutation testing ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["webhook", "verify", "reconcile"])
+@pytest.mark.parametrize("start", [S.CANCELLED, S.EXPIRED, S.FAILED, S.PAID])
+def test_an_authorization_is_captured_only_for_a_payable_session(start: S, source: str) -> None:
+    """Closed: refused, left to lapse (Razorpay gives an uncaptured authorization back); paid:
+    a second payment, never captured on top of the first."""
+    holds = Holds.COMMITTED if start is S.PAID else Holds.RELEASED
+    other = "pay_Fake000000002"
+    decision = run(
+        ledger(status=start, holds=holds, razorpay_payment_id=PAY if start is S.PAID else None),
+        reported("authorized", id=other, source=source),
+    )
+    assert not [e for e in decision.effects if isinstance(e, Capture)]
+    assert decision.session.status is start
+
+
+def test_a_capture_stores_the_sum_of_processed_refunds_whatever_the_session_said() -> None:
+    processed = our_refund(5_000, status=RefundStatus.PROCESSED, gateway_id="rfnd_Fake00000001")
+    decision = run(ledger(refunds=(processed,), refunded_amount=0), reported())
+    assert (decision.session.status, decision.session.refunded_amount) == (
+        S.PARTIALLY_REFUNDED,
+        5_000,
+    )
