@@ -47,3 +47,29 @@ async def deliver(
     client: httpx.AsyncClient, body: bytes, headers: dict[str, str]
 ) -> httpx.Response:
     return await client.post("/webhooks/razorpay", content=body, headers=headers)
+
+
+def payment_entity(
+    *, id: str = "pay_Fake000000001", order_id: str = "order_Fake00000001", **changes: Any
+) -> dict[str, Any]:
+    """A captured payment entity as Razorpay's webhooks carry it (the unit tests' fakes use
+    the same ids); ``changes`` replace fields."""
+    entity: dict[str, Any] = {
+        "id": id,
+        "entity": "payment",
+        "amount": 11_800,
+        "currency": "INR",
+        "status": "captured",
+        "order_id": order_id,
+        "method": "upi",
+        "captured": True,
+        "amount_refunded": 0,
+        "refund_status": None,
+        "email": "asha@example.com",
+        "contact": "+919900000001",
+        "error_code": None,
+        "error_description": None,
+        "created_at": 1_736_942_000,
+    }
+    entity.update(changes)
+    return entity

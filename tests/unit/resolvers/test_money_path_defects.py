@@ -41,7 +41,7 @@ from tests.support.payment_fakes import (
     payment_deps,
     payment_session,
 )
-from tests.support.webhooks import event_body
+from tests.support.webhooks import event_body, payment_entity
 
 S = PaymentStatus
 PAY = "pay_Fake000000001"
@@ -49,22 +49,6 @@ ORDER = "order_Fake00000001"
 SESSION = payment_session()
 ADMIN = Principal(subject="admin-1", username="admin", groups=frozenset({ADMIN_GROUP}))
 ASHA = Principal(subject="customer-asha", username="asha", email="asha@example.com")
-
-
-def payment_entity(**changes: Any) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "id": PAY,
-        "entity": "payment",
-        "amount": 11_800,
-        "currency": "INR",
-        "status": "captured",
-        "order_id": ORDER,
-        "method": "upi",
-        "captured": True,
-        "amount_refunded": 0,
-    }
-    entity.update(changes)
-    return entity
 
 
 def refund_entity(amount: int, *, id: str, **changes: Any) -> dict[str, Any]:

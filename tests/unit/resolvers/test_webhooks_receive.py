@@ -39,35 +39,13 @@ from tests.support.payment_fakes import (
     payment_deps,
     payment_session,
 )
-from tests.support.webhooks import event_body
+from tests.support.webhooks import event_body, payment_entity
 
 S = PaymentStatus
 NOW = FixedClock().at
 SESSION = payment_session()
 ORDER = "order_Fake00000001"
 PAY = "pay_Fake000000001"
-
-
-def payment_entity(**changes: Any) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "id": PAY,
-        "entity": "payment",
-        "amount": 11_800,
-        "currency": "INR",
-        "status": "captured",
-        "order_id": ORDER,
-        "method": "upi",
-        "captured": True,
-        "amount_refunded": 0,
-        "refund_status": None,
-        "email": "asha@example.com",
-        "contact": "+919900000001",
-        "error_code": None,
-        "error_description": None,
-        "created_at": 1_736_942_000,
-    }
-    entity.update(changes)
-    return entity
 
 
 def refund_entity(**changes: Any) -> dict[str, Any]:
