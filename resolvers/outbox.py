@@ -76,36 +76,46 @@ async def dispatch(
 
     stopping = asyncio.Event()
 
+    async def attempt(message: PendingMessage) -> None:
+        try:
+            if deadline is not None and message.kind in GATEWAY_KINDS:
+                # a gateway call may hang (a slow Razorpay): cut off at the deadline; safe to
+                # repeat, so it is given back untried
+                async with asyncio.timeout(max(deadline - loop.time(), 0.05)):
+                    follow_ups.extend(await _deliver(deps, message))
+            else:
+                follow_ups.extend(await _deliver(deps, message))
+        except TimeoutError:
+            started.discard(message.id)
+            return
+        except PaymentPortError as exc:
+            error, unexpected = exc.message, None
+        except Exception as exc:  # a bug or an untranslated error: this message only
+            error, unexpected = f"{type(exc).__name__}: {exc}", exc
+        else:
+            tally["sent"] += 1
+            await deps.outbox.mark_sent(message.id, now=deps.clock.now())
+            return
+        tally["failed"] += 1
+        if await _failed(deps, message, error=error, unexpected=unexpected, now=now):
+            tally["parked"] += 1
+
     async def one(message: PendingMessage) -> None:
         async with gate:
             if stopping.is_set() or (deadline is not None and loop.time() > deadline):
                 return
             started.add(message.id)
             try:
-                if deadline is not None and message.kind in GATEWAY_KINDS:
-                    # a gateway call may hang (a slow Razorpay): cut off at the deadline; safe
-                    # to repeat, so it is given back untried
-                    async with asyncio.timeout(max(deadline - loop.time(), 0.05)):
-                        follow_ups.extend(await _deliver(deps, message))
+                if message.kind in GATEWAY_KINDS:
+                    await attempt(message)
                 else:
-                    follow_ups.extend(await _deliver(deps, message))
-            except TimeoutError:
-                started.discard(message.id)
-                return
+                    # a notification, counter or timeline write once started is finished and
+                    # marked even if the dispatcher is stopped meanwhile: cut between its
+                    # publish and its mark, it would go out twice
+                    await asyncio.shield(attempt(message))
             except asyncio.CancelledError:
                 stopping.set()  # no sibling starts after this
                 raise
-            except PaymentPortError as exc:
-                error, unexpected = exc.message, None
-            except Exception as exc:  # a bug or an untranslated error: this message only
-                error, unexpected = f"{type(exc).__name__}: {exc}", exc
-            else:
-                tally["sent"] += 1
-                await deps.outbox.mark_sent(message.id, now=deps.clock.now())
-                return
-            tally["failed"] += 1
-            if await _failed(deps, message, error=error, unexpected=unexpected, now=now):
-                tally["parked"] += 1
 
     tasks = [asyncio.ensure_future(one(m)) for m in claimed]
     try:
