@@ -65,7 +65,8 @@ async def dispatch(
     answers how many went out, how many failed (and must wait for a retry) and how many of
     those were parked. ``deadline`` (event-loop time): start no message after it; the ones
     not started are given back at once, and so are they when the dispatch is cancelled (the
-    ones in flight keep their lease: they may have gone out)."""
+    gateway calls in flight keep their lease: they may have gone out; the notifications,
+    counters and timeline writes in flight are finished before the cancellation goes on)."""
     now = deps.clock.now()
     claimed = await deps.outbox.claim(limit=limit, now=now, lease=LEASE, keys=keys)
     loop = asyncio.get_running_loop()
@@ -75,6 +76,7 @@ async def dispatch(
     follow_ups: list[Effect] = []
 
     stopping = asyncio.Event()
+    in_flight: set[asyncio.Future[None]] = set()  # local deliveries started, shielded
 
     async def attempt(message: PendingMessage) -> None:
         try:
@@ -112,7 +114,9 @@ async def dispatch(
                     # a notification, counter or timeline write once started is finished and
                     # marked even if the dispatcher is stopped meanwhile: cut between its
                     # publish and its mark, it would go out twice
-                    await asyncio.shield(attempt(message))
+                    delivery = asyncio.ensure_future(attempt(message))
+                    in_flight.add(delivery)
+                    await asyncio.shield(delivery)
             except asyncio.CancelledError:
                 stopping.set()  # no sibling starts after this
                 raise
@@ -124,6 +128,12 @@ async def dispatch(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # and the dispatch ends only when the shielded deliveries it started have ended (each
+        # bounded by its client's timeouts): one left running after its dispatcher returned
+        # would still hold a lease a later dispatcher may see run out, and be sent twice
+        running = {d for d in in_flight if not d.done()}
+        if running:
+            await asyncio.wait(running)
         raise
     finally:
         untried = [m.id for m in claimed if m.id not in started]

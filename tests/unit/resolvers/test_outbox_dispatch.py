@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -180,6 +181,36 @@ async def test_a_stopped_dispatch_gives_the_untried_messages_back_at_once() -> N
     del fakes.notifier.failures["review:s4:stopped"]
     assert await dispatch(fakes.deps) == Dispatched(sent=1, failed=0, parked=0)
     assert fakes.outbox.by_key("review:s4:untried").sent_at is not None
+
+
+async def test_a_cancelled_dispatch_ends_only_after_the_notification_it_started_is_marked() -> None:
+    # a job's hard budget cancels its dispatcher mid-publish: had the dispatch returned with
+    # the publish still running, a later dispatcher could see the lease run out and send the
+    # notification again (the money storm caught that)
+    fakes = outbox_deps()
+    fakes.outbox.add(notify("review:s4:slow"), now=fakes.clock.at)
+    publishing, finish = asyncio.Event(), asyncio.Event()
+    publish = fakes.notifier.publish
+
+    async def slow_publish(**message: Any) -> str:
+        publishing.set()
+        await finish.wait()
+        return await publish(**message)
+
+    fakes.notifier.publish = slow_publish  # type: ignore[method-assign]
+    dispatcher = asyncio.ensure_future(dispatch(fakes.deps))
+    await publishing.wait()
+    dispatcher.cancel()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not dispatcher.done()  # still waiting for the publish in flight
+    finish.set()
+    with pytest.raises(asyncio.CancelledError):
+        await dispatcher
+
+    assert fakes.outbox.by_key("review:s4:slow").sent_at is not None
+    assert [p.dedupe_key for p in fakes.notifier.published] == ["review:s4:slow"]
+    assert await dispatch(fakes.deps, limit=10) == Dispatched(sent=0, failed=0)
 
 
 async def test_max_attempts_one_parks_on_the_first_failure() -> None:
