@@ -1,18 +1,21 @@
 # The two commands: `make run` (local stack) and `make test` (every test and gate).
-# Both create .venv from requirements.lock first, so a fresh machine needs only Python 3.11+.
+# Both create .venv from requirements/dev.lock (hashes checked) first, so a fresh machine needs
+# only Python 3.11+. requirements/runtime.lock is what the Lambda bundle carries (make package).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint typecheck imports pytest storm schema bench mutate clean outbox-parked outbox-requeue
+LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-$(STAMP): requirements.lock
+.PHONY: package locks run test venv lint typecheck imports pytest storm schema bench mutate clean outbox-parked outbox-requeue
+
+$(STAMP): requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,6 +42,16 @@ pytest: venv
 # its answer times (p50/p99) to bench/results/webhook_storm.md. Several minutes.
 storm: venv
 	STORM_REPORT=1 $(BIN)/python -m pytest -m slow -p no:randomly -s -q
+
+# The Lambda artifact (python3.12 arm64, manylinux wheels): build/lambda.zip, sizes printed.
+package: venv
+	$(BIN)/python -m infra.aws.package
+
+# Regenerate both lock files from pyproject.toml (pip-tools), the runtime one first: the dev
+# lock is constrained to it, so tests run on the versions Lambda gets.
+locks: venv
+	PIP_CONSTRAINT= $(BIN)/pip-compile -q $(LOCK_FLAGS) -o requirements/runtime.lock pyproject.toml
+	PIP_CONSTRAINT= $(BIN)/pip-compile -q $(LOCK_FLAGS) --extra dev -c requirements/runtime.lock -o requirements/dev.lock pyproject.toml
 
 # Rewrite the committed SDL snapshot after an intended schema change.
 schema: venv
@@ -69,4 +82,4 @@ outbox-requeue: venv
 	$(BIN)/python -m app.outbox_admin requeue $(OUTBOX_FILTERS)
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Process-scoped aioboto3 clients, shared by the DynamoDB and SNS adapters.
+"""Process-scoped aiobotocore clients, shared by the DynamoDB and SNS adapters.
 
 :class:`AwsClients` creates one client per service on first use (never at import, never per
 request) and closes them all in :meth:`AwsClients.aclose`. ``endpoint_url`` points every client
@@ -16,8 +16,8 @@ import asyncio
 from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
-import aioboto3
 from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
 
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
@@ -48,14 +48,15 @@ def default_config(
 
 
 class AwsClients:
-    """One aioboto3 session and, lazily, one client per service."""
+    """One aiobotocore session and, lazily, one client per service (aioboto3 would add
+    nothing here but its resource layer, which nothing uses)."""
 
     def __init__(
         self,
         *,
         region: str,
         endpoint_url: str | None = None,
-        session: aioboto3.Session | None = None,
+        session: AioSession | None = None,
         config: AioConfig | None = None,
     ) -> None:
         self.region = region
@@ -82,11 +83,11 @@ class AwsClients:
             if existing is not None:
                 return existing
             if self._session is None:
-                self._session = aioboto3.Session()
+                self._session = get_session()
             if self._stack is None:
                 self._stack = AsyncExitStack()
             created = await self._stack.enter_async_context(
-                self._session.client(
+                self._session.create_client(
                     service,
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,

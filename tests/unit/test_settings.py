@@ -169,7 +169,7 @@ def test_without_an_endpoint_clients_and_keys_are_real_aws(tmp_path: Path) -> No
     assert settings.issuer == issuer
     assert settings.jwks_url == f"{issuer}/.well-known/jwks.json"
     container = Container(settings)
-    assert container.aws.endpoint_url is None  # aioboto3's own endpoints: real AWS
+    assert container.aws.endpoint_url is None  # botocore's own endpoints: real AWS
     assert container.aws.region == "ap-south-1"
 
 
