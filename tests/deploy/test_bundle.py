@@ -44,7 +44,8 @@ def answers(bundle: Path, settings: Settings, events: list[dict[str, Any]]) -> l
     env = environment_of(settings) | {"ENVIRONMENT": "production", "LOG_LEVEL": "WARNING"}
     env["GRAPHIQL_ENABLED"] = "false"
     done = subprocess.run(
-        [sys.executable, "-I", "-S", str(DRIVER), str(bundle)],
+        # -B: no bytecode written into the bundle, which stays as built
+        [sys.executable, "-I", "-S", "-B", str(DRIVER), str(bundle)],
         input="".join(json.dumps(e) + "\n" for e in events),
         capture_output=True,
         text=True,
