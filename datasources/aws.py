@@ -13,11 +13,14 @@ session loop).
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
@@ -45,6 +48,28 @@ def default_config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
     )
+
+
+def _log_failed_attempt(
+    *,
+    response: Any,
+    attempts: int,
+    caught_exception: Exception | None,
+    operation: Any = None,
+    **_: Any,
+) -> None:
+    """``needs-retry`` hook: say why an attempt failed (botocore may send it again: for a
+    publish whose first attempt reached the service, the message goes out twice)."""
+    if caught_exception is not None:
+        cause = f"{type(caught_exception).__name__}: {caught_exception}"
+    elif response is not None and response[0].status_code >= 500:
+        error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
+        cause = f"HTTP {response[0].status_code} {error.get('Code', '')}".strip()
+    else:
+        return None
+    name = getattr(operation, "name", "?")
+    logger.warning("aws %s attempt %d failed: %s", name, attempts, cause)
+    return None
 
 
 class AwsClients:
@@ -94,6 +119,7 @@ class AwsClients:
                     config=self._config,
                 )
             )
+            created.meta.events.register(f"needs-retry.{service}", _log_failed_attempt)
             self._clients[service] = created
             return created
 

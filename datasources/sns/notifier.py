@@ -17,6 +17,7 @@ dispatcher can retry.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from datasources.aws import ClientFactory
 from domain.payment_ports import NotificationError, NotificationTopic
+
+logger = logging.getLogger(__name__)
 
 MAX_SUBJECT: Final = 100
 MAX_DEDUPLICATION_ID: Final = 128
@@ -129,6 +132,17 @@ class SnsNotifier:
             raise NotificationError(
                 f"sns publish to {topic.value} failed: {type(exc).__name__}", retryable=True
             ) from exc
+        retries = int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
+        if retries:
+            # botocore re-sent the publish (a timeout or a 5xx): when the first one had reached
+            # SNS, subscribers get it twice and drop the repeat by its notification_id
+            logger.warning(
+                "sns publish to %s (%s) answered after %d retries: it may have gone out twice",
+                topic.value,
+                dedupe_key,
+                retries,
+                extra={"notification_id": dedupe_key, "retry_attempts": retries},
+            )
         return str(answer["MessageId"])
 
 

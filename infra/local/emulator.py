@@ -10,8 +10,15 @@ one DynamoDB request at a time.
 
 from __future__ import annotations
 
+import argparse
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -38,12 +45,14 @@ def make_dynamodb_linearizable() -> None:
         _applied = True
 
 
-def start_emulator(*, host: str = "127.0.0.1", port: int) -> tuple[ThreadedMotoServer, str]:
+def start_emulator(
+    *, host: str = "127.0.0.1", port: int, verbose: bool = False
+) -> tuple[ThreadedMotoServer, str]:
     # clients need credentials; the emulator accepts any
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     make_dynamodb_linearizable()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=verbose)
     server.start()
     return server, f"http://{host}:{port}"
 
@@ -79,3 +88,68 @@ async def provision_topics(*, endpoint_url: str, region: str, prefix: str) -> di
         return result
     finally:
         await clients.aclose()
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (``python -m infra.local.emulator``): under load it
+    must not share a GIL with the app it serves, or its answers stall behind the app's work
+    (seen: an SNS publish answered after botocore's 5 s read timeout, re-sent, delivered
+    twice). Use as a context manager; ``url`` is its endpoint."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int, log: Path | None = None) -> None:
+        self.url = f"http://{host}:{port}"
+        self._host, self._port = host, port
+        self._log = log  # its access log and any traceback; None: discarded
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> EmulatorProcess:
+        env = os.environ | {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        command = [sys.executable, "-m", "infra.local.emulator"]
+        with (
+            open(self._log, "ab") if self._log else open(os.devnull, "wb")
+        ) as output:
+            self._process = subprocess.Popen(
+                [*command, "--host", self._host, "--port", str(self._port)],
+                cwd=Path(__file__).resolve().parents[2],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the emulator exited with {self._process.returncode}")
+            try:
+                with socket.create_connection((self._host, self._port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"the emulator did not listen on {self.url} within 30 s")
+
+    def __exit__(self, *_: object) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The local AWS emulator (moto), in the foreground")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server, _ = start_emulator(host=args.host, port=args.port, verbose=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import platform
@@ -47,6 +48,7 @@ import pytest
 
 from app.settings import Settings
 from domain.signatures import hmac_sha256_hex
+from infra.local.emulator import EmulatorProcess
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.razorpay_sandbox.testing import Received, WebhookReceiver
@@ -54,6 +56,7 @@ from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.jobs import run_jobs_until_outbox_empty
 from tests.support.payments_flow import own_product
 from tests.support.published import Published, dashboard_totals, drain, repeated
+from tests.support.services import free_port
 from tests.support.shop import CANCEL, data
 from tests.support.stack import Databases, Stack, asyncpg_dsn, open_stack, own_settings
 
@@ -162,15 +165,30 @@ def percentile(values: list[float], q: float) -> float:
 
 @pytest.fixture
 async def storm_stack(
-    base_settings: Settings, databases: Databases, aws_endpoint_url: str
+    base_settings: Settings, databases: Databases, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     """An app of the test's own (database, table, topics: exact counts) that waits for Razorpay
-    as long as production does (10 s), so a 3 s answer is slow, not a failure."""
+    as long as production does (10 s), so a 3 s answer is slow, not a failure. Its DynamoDB and
+    SNS are an emulator in a process of its own, as AWS is: in this process the storm starves
+    its threads until a publish is answered after botocore's read timeout and sent twice
+    (Cognito stays the session's emulator, where the customers are)."""
+    log = tmp_path / "emulator.log"
+    print(f"\nthe storm's AWS emulator logs to {log}")
+    with EmulatorProcess(port=free_port(), log=log) as emulator:
+        async for stack in _storm_stack(base_settings, databases, emulator.url):
+            yield stack
+
+
+async def _storm_stack(
+    base_settings: Settings, databases: Databases, aws_endpoint_url: str
+) -> AsyncIterator[Stack]:
     settings, topics = await own_settings(
         base_settings, databases=databases, label="storm", aws_endpoint_url=aws_endpoint_url
     )
     settings = settings.model_copy(
         update={
+            "aws_endpoint_url": aws_endpoint_url,
+            "cognito_jwks_url": base_settings.jwks_url,
             "razorpay_timeout_seconds": 10.0,
             # in process (ASGI transport) a background task would hold the answer: the jobs
             # carry the effects out instead, as on Lambda
@@ -196,6 +214,8 @@ async def test_a_storm_of_webhooks_with_a_slow_razorpay_keeps_every_paisa_right(
     started = time.monotonic()
     stack, gql = storm_stack, storm_stack.gql
     rng = random.Random(20261202)
+    warned = WarningTally()
+    logging.getLogger().addHandler(warned)
     admin = new_customer("admin")
     receiver = WebhookReceiver()
     receiver.start()
@@ -241,12 +261,15 @@ async def test_a_storm_of_webhooks_with_a_slow_razorpay_keeps_every_paisa_right(
             followups += news
         settle_seconds = time.monotonic() - storm_started - storm_seconds
 
-        report = answer_times(
-            deliveries,
-            setup_seconds=setup_seconds,
-            storm_seconds=storm_seconds,
-            settle_seconds=settle_seconds,
-            sessions=len(plans),
+        report = (
+            answer_times(
+                deliveries,
+                setup_seconds=setup_seconds,
+                storm_seconds=storm_seconds,
+                settle_seconds=settle_seconds,
+                sessions=len(plans),
+            )
+            + warned.report()
         )
         print("\n" + report)
         if os.environ.get("STORM_REPORT") == "1":
@@ -268,10 +291,35 @@ async def test_a_storm_of_webhooks_with_a_slow_razorpay_keeps_every_paisa_right(
         problems += await check_stock(gql, admin, stack, plans, products)
         problems += check_coupons(plans, coupons)
     finally:
+        logging.getLogger().removeHandler(warned)
         receiver.stop()
         await rzp.aclose()
     assert len(deliveries) >= 1000
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:60])
+
+
+class WarningTally(logging.Handler):
+    """The app's warnings and errors during the run, counted by what they say (their format
+    string): a notification sent twice shows up here first, e.g. a publish botocore re-sent."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.examples: dict[tuple[str, str], str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        key = (record.name, str(record.msg))
+        self.counts[key] += 1
+        self.examples.setdefault(key, record.getMessage()[:160])
+
+    def report(self) -> str:
+        if not self.counts:
+            return "\nNo warnings were logged.\n"
+        lines = ["", "| logged (WARNING or worse) | times | e.g. |", "|---|---:|---|"]
+        for key, n in self.counts.most_common(20):
+            example = self.examples[key].replace("|", "\\|")
+            lines.append(f"| {key[0]} | {n} | {example} |")
+        return "\n".join(lines) + "\n"
 
 
 def _ok(status: int | None) -> bool:

@@ -4,7 +4,9 @@ attributes of API.md "Notifications"; failures surface as NotificationError."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -277,3 +279,69 @@ def test_long_dedupe_keys_are_hashed_for_fifo() -> None:
     hashed = deduplication_id("k" * 200)
     assert len(hashed) == 64
     assert hashed == deduplication_id("k" * 200)
+
+
+async def _delay_first_answer(upstream_port: int, *, delay: float) -> tuple[asyncio.Server, int]:
+    """A TCP relay to the emulator that holds back the answer on its first connection: the
+    publish reaches SNS, its answer comes too late for the client's read timeout."""
+    first = True
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hold: float) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if hold:
+                    await asyncio.sleep(hold)
+                    hold = 0.0
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        nonlocal first
+        hold, first = (delay if first else 0.0), False
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(pipe(client_r, up_w, 0.0), pipe(up_r, client_w, hold))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_publish_botocore_re_sent_after_a_late_answer_is_logged_as_maybe_twice(
+    aws: AwsClients,
+    aws_endpoint_url: str,
+    topics: dict[NotificationTopic, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SNS standard topics are at least once: a read timeout after the publish reached SNS
+    makes botocore send it again. The notifier says so (the dedupe key, the retries), and
+    both copies carry the same notification_id for subscribers to drop the repeat."""
+    inbox = await subscribed_queue(aws, topics[Topic.ADMIN])
+    relay, port = await _delay_first_answer(int(aws_endpoint_url.rsplit(":", 1)[1]), delay=1.5)
+    slow = AwsClients(
+        region=REGION,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=default_config(read_timeout=0.5, max_attempts=2),
+    )
+    notifier = SnsNotifier(clients=slow, topic_arns=topics)
+    try:
+        with caplog.at_level(logging.WARNING, logger="datasources.sns.notifier"):
+            await notifier.publish(
+                topic=Topic.ADMIN,
+                subject="Paid",
+                message="once",
+                dedupe_key="late-answer-1",
+                event="payment.paid",
+            )
+    finally:
+        await slow.aclose()
+        relay.close()
+    envelopes = await drain(aws, inbox)
+    assert [e["Message"] for e in envelopes] == ["once", "once"]
+    assert {e["MessageAttributes"]["notification_id"]["Value"] for e in envelopes} == {
+        "late-answer-1"
+    }
+    [warning] = [r for r in caplog.records if r.name == "datasources.sns.notifier"]
+    assert "late-answer-1" in warning.getMessage() and "1 retries" in warning.getMessage()
