@@ -105,9 +105,7 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         env = os.environ | {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
         command = [sys.executable, "-m", "infra.local.emulator"]
-        with (
-            open(self._log, "ab") if self._log else open(os.devnull, "wb")
-        ) as output:
+        with open(self._log, "ab") if self._log else open(os.devnull, "wb") as output:
             self._process = subprocess.Popen(
                 [*command, "--host", self._host, "--port", str(self._port)],
                 cwd=Path(__file__).resolve().parents[2],
