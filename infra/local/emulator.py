@@ -11,6 +11,7 @@ one DynamoDB request at a time.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import signal
 import socket
@@ -21,15 +22,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
+
+Backup = tuple[str, dict[str, Any], dict[str, Any] | None]  # table, key, item before (None: none)
 
 _patched = threading.Lock()
 _applied = False
 
 
 def make_dynamodb_linearizable() -> None:
-    """Serialize the in-process moto server's DynamoDB requests (idempotent)."""
+    """Serialize the in-process moto server's DynamoDB requests (idempotent), and make a
+    TransactWriteItems back up only the items it touches instead of deep-copying each table it
+    names (once per item): with that copy every transaction cost time in proportion to the
+    whole table, and a storm's writes queued behind the lock past botocore's read timeout."""
     global _applied
     with _patched:
         if _applied:
@@ -42,7 +51,71 @@ def make_dynamodb_linearizable() -> None:
                 return original(self)
 
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        _back_up_only_touched_items()
         _applied = True
+
+
+class _TableCopies:
+    """Stands in for the ``copy`` module inside moto's DynamoDB models: while a transaction
+    runs (under the lock above, so one at a time), a table "copied" as its backup is the table
+    itself; the items it touches are backed up and restored by the wrapper instead."""
+
+    def __init__(self) -> None:
+        self.in_transaction = False
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if self.in_transaction and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def copy(self, value: Any) -> Any:
+        return copy.copy(value)
+
+
+def _back_up_only_touched_items() -> None:
+    copies = _TableCopies()
+    dynamodb_models.copy = copies  # type: ignore[assignment]
+    original = DynamoDBBackend.transact_write_items
+
+    def touched(backend: DynamoDBBackend, items: list[dict[str, Any]]) -> list[Backup]:
+        saved: list[Backup] = []
+        for entry in items:
+            if len(entry) != 1:
+                continue  # moto refuses it before writing anything
+            kind, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName", ""))
+            if table is None:
+                continue
+            if kind == "Put":
+                attrs = op.get("Item", {})
+                names = [table.hash_key_attr, table.range_key_attr]
+                key = {n: attrs[n] for n in names if n is not None and n in attrs}
+            else:
+                key = op.get("Key") or {}
+            try:
+                current = backend.get_item(table.name, key)
+            except Exception:  # noqa: S112 (a malformed key: moto refuses it before any write)
+                continue
+            before = None if current is None else copy.deepcopy(current.to_json()["Attributes"])
+            saved.append((table.name, key, before))
+        return saved
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        saved = touched(self, transact_items)
+        copies.in_transaction = True
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, before in reversed(saved):
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before)
+            raise
+        finally:
+            copies.in_transaction = False
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def start_emulator(
