@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.secrets import RuntimeSecrets
 from app.settings import Settings, get_settings
 from auth.backend import TokenVerifier
 from auth.jwks import JwksClient
@@ -42,10 +44,42 @@ class Container:
         self.settings = settings
 
     @cached_property
+    def secrets(self) -> RuntimeSecrets:
+        return RuntimeSecrets(self.settings)
+
+    async def refresh_secrets(self) -> None:
+        """Before each request and job run: re-read the secrets that are due and, when
+        Razorpay's changed (a rotation), sign and verify with the new ones from now on."""
+        if not self.secrets.configured or not await self.secrets.refresh():
+            return
+        if self.settings.razorpay_secret_arn is None:
+            return
+        keys = self.secrets.razorpay()
+        if "gateway" in self.__dict__:
+            self.gateway.use_keys(key_id=keys.key_id, key_secret=keys.key_secret)
+        if "checkout" in self.__dict__:
+            checkout = replace(
+                self.checkout,
+                key_id=keys.key_id,
+                key_secret=keys.key_secret,
+                webhook_secrets=keys.webhook_secrets,
+            )
+            self.__dict__["checkout"] = checkout
+            if "deps" in self.__dict__:
+                self.__dict__["deps"] = replace(self.deps, checkout=checkout)
+
+    def _database_login(self, force: bool) -> tuple[str | None, str] | None:
+        login = self.secrets.database_login(force=force)
+        return None if login is None else (login.username, login.password)
+
+    @cached_property
     def engine(self) -> AsyncEngine:
         s = self.settings
         return create_engine(
-            url=s.database_url, pool_size=s.database_pool_size, echo=s.database_echo
+            url=s.database_url,
+            pool_size=s.database_pool_size,
+            echo=s.database_echo,
+            login=self._database_login if s.database_secret_arn else None,
         )
 
     @cached_property
@@ -113,20 +147,20 @@ class Container:
 
     @cached_property
     def gateway(self) -> RazorpayGateway:
-        s = self.settings
+        s, keys = self.settings, self.secrets.razorpay()
         return RazorpayGateway(
-            key_id=s.razorpay_key_id,
-            key_secret=s.razorpay_key_secret.get_secret_value(),
+            key_id=keys.key_id,
+            key_secret=keys.key_secret,
             base_url=s.razorpay_base_url,
             timeout_seconds=s.razorpay_timeout_seconds,
         )
 
     @cached_property
     def checkout(self) -> CheckoutConfig:
-        s = self.settings
+        s, keys = self.settings, self.secrets.razorpay()
         return CheckoutConfig(
-            key_id=s.razorpay_key_id,
-            key_secret=s.razorpay_key_secret.get_secret_value(),
+            key_id=keys.key_id,
+            key_secret=keys.key_secret,
             merchant_name=s.merchant_name,
             callback_url=f"{s.public_base_url.rstrip('/')}/payments/razorpay/callback",
             success_url=s.storefront_success_url,
@@ -136,11 +170,7 @@ class Container:
             order_wait_seconds=s.razorpay_timeout_seconds + 5,
             inline_dispatch_seconds=s.payment_inline_dispatch_seconds,
             webhook_inline_dispatch_seconds=s.webhook_inline_dispatch_seconds,
-            webhook_secrets=tuple(
-                secret.get_secret_value()
-                for secret in (s.razorpay_webhook_secret, s.razorpay_webhook_previous_secret)
-                if secret.get_secret_value()
-            ),
+            webhook_secrets=keys.webhook_secrets,
         )
 
     @cached_property

@@ -42,6 +42,11 @@ JOBS: dict[str, Callable[[Deps], Awaitable[int]]] = {
 
 
 async def run_scheduled(container: Container) -> dict[str, int]:
+    try:
+        await container.refresh_secrets()
+    except Exception:  # SecretsNotReady or a bug: no job can talk to Razorpay without its keys
+        logger.exception("secrets not ready; the jobs wait for the next run")
+        return {}
     deps = container.deps
     results: dict[str, int] = {}
     for name, job in JOBS.items():

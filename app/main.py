@@ -19,11 +19,13 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.container import Container, get_container
 from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.middleware import BodySizeLimit, RequestIdMiddleware
+from app.secrets import SecretsNotReady
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
 from domain.webhooks import MAX_BODY_BYTES
@@ -48,6 +50,42 @@ class LazyBackend(AuthenticationBackend):
         if self._backend is None:
             self._backend = CognitoAuthBackend(verifier=self._verifier())
         return await self._backend.authenticate(conn)
+
+
+class FreshSecrets:
+    """Each request starts with the current secrets (re-read once their cache is due: a
+    rotation is picked up without a restart). Without them yet, 503 in JSON, with the request
+    id; ``/healthz`` answers regardless."""
+
+    def __init__(self, app: ASGIApp, *, container: Container) -> None:
+        self.app = app
+        self.container = container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != "/healthz":
+            try:
+                await self.container.refresh_secrets()
+            except SecretsNotReady as exc:
+                logger.error("secrets not ready: %s", exc)
+                request_id = scope.get("state", {}).get("request_id")
+                answer = JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "the service is starting: try again shortly",
+                                "extensions": {
+                                    "code": "SERVICE_UNAVAILABLE",
+                                    "requestId": request_id,
+                                },
+                            }
+                        ]
+                    },
+                    status_code=503,
+                    headers={"Retry-After": "5"},
+                )
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 AFTER_ANSWER_BUDGET_SECONDS = 10.0
@@ -137,6 +175,7 @@ def create_app(container: Container | None = None) -> Starlette:
         )
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(FreshSecrets, container=container),
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}
         ),

@@ -7,9 +7,10 @@ once and tests can build their own ``Settings(...)``.
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.outbox import MAX_ATTEMPTS
@@ -34,8 +35,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     service_name: str = "storefront-gateway"
 
-    # PostgreSQL (RDS) in production; SQLite only as the zero-setup local default.
+    # PostgreSQL (RDS) in production; SQLite only as the zero-setup local default. In
+    # production the URL carries no password: the user and password come from the secret
+    # DATABASE_SECRET_ARN (RDS's managed master secret, JSON "username"/"password"), read
+    # for each new connection, so an RDS rotation is picked up without a restart.
     database_url: str = DEFAULT_SQLITE_URL
+    database_secret_arn: str | None = None
     database_pool_size: int = Field(default=5, ge=1, le=100)
     database_echo: bool = False
 
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     razorpay_key_secret: SecretStr = SecretStr("")
     razorpay_webhook_secret: SecretStr = SecretStr("")
     razorpay_webhook_previous_secret: SecretStr = SecretStr("")  # accepted during a rotation
+    # or all four from one Secrets Manager secret (JSON "key_id", "key_secret",
+    # "webhook_secret", "webhook_secret_previous"), which wins over the four above
+    razorpay_secret_arn: str | None = None
+    # how long a secret read from Secrets Manager is used before it is read again
+    secrets_cache_seconds: int = Field(default=300, ge=1, le=3600)
     razorpay_base_url: str | None = None
     razorpay_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
@@ -100,6 +110,19 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
 
+    @model_validator(mode="after")
+    def _production_needs_its_secrets(self) -> Settings:
+        """``ENVIRONMENT=production`` refuses to start without what it needs (API.md
+        "Protection"): every missing piece is named at once, no value is ever printed."""
+        if self.environment == "production":
+            missing = production_gaps(self)
+            if missing:
+                raise ValueError(
+                    "ENVIRONMENT=production cannot start: " + "; ".join(missing) + " (see the "
+                    "README, Deploy to AWS)"
+                )
+        return self
+
     @property
     def dispatch_after_webhook_answer(self) -> bool:
         if self.webhook_dispatch_after_answer is not None:
@@ -134,6 +157,33 @@ class Settings(BaseSettings):
         if self.aws_endpoint_url:
             return f"{self.aws_endpoint_url.rstrip('/')}/{pool}/.well-known/jwks.json"
         return f"{issuer}/.well-known/jwks.json"
+
+
+def _is_local_url(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    return host in {"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"}  # noqa: S104
+
+
+def production_gaps(s: Settings) -> list[str]:
+    """What a production deployment lacks, in words (empty: nothing)."""
+    gaps: list[str] = []
+    if s.is_sqlite:
+        gaps.append("DATABASE_URL is SQLite (the local default): set the RDS Proxy's URL")
+    elif s.database_secret_arn is None and not urlsplit(s.database_url).password:
+        gaps.append("no database credentials: set DATABASE_SECRET_ARN")
+    if not s.redis_url:
+        gaps.append("REDIS_URL is not set")
+    if s.razorpay_secret_arn is None:
+        gaps.append("RAZORPAY_SECRET_ARN is not set (Razorpay's keys and webhook secrets)")
+    if not (s.cognito_user_pool_id and s.client_ids):
+        gaps.append("COGNITO_USER_POOL_ID and COGNITO_CLIENT_IDS are not both set")
+    if not (s.sns_customer_topic_arn and s.sns_admin_topic_arn):
+        gaps.append("SNS_CUSTOMER_TOPIC_ARN and SNS_ADMIN_TOPIC_ARN are not both set")
+    for name in ("public_base_url", "storefront_success_url", "storefront_failure_url"):
+        url = getattr(s, name)
+        if not url.startswith("https://") or _is_local_url(url):
+            gaps.append(f"{name.upper()} must be the site's public https:// URL")
+    return gaps
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -13,13 +14,22 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# (user or None for the URL's, password); ``force``: read it again now (it was refused)
+Login = Callable[[bool], tuple[str | None, str] | None]
 
-def create_engine(*, url: str, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
+REFUSED_LOGIN = frozenset({"28P01", "28000"})  # invalid_password, invalid_authorization
+
+
+def create_engine(
+    *, url: str, pool_size: int = 5, echo: bool = False, login: Login | None = None
+) -> AsyncEngine:
+    """``login``: the credentials for each new connection (Secrets Manager's, current), so a
+    rotated password is used from the next connection on, without a restart."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -28,6 +38,37 @@ def create_engine(*, url: str, pool_size: int = 5, echo: bool = False) -> AsyncE
         pool_recycle=300,
         connect_args={"timeout": 10, "command_timeout": 30},
     )
+    if login is not None:
+        event.listen(engine.sync_engine, "do_connect", _connect_as(login))
+    return engine
+
+
+def _connect_as(login: Login) -> Callable[..., Any]:
+    def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        current = login(False)
+        if current is None:
+            return None  # the URL's own credentials
+        _use(cparams, current)
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) not in REFUSED_LOGIN:
+                raise
+            # refused: the password was rotated since it was read; read it again, once
+            renewed = login(True)
+            if renewed is None or renewed == current:
+                raise
+            _use(cparams, renewed)
+            return dialect.connect(*cargs, **cparams)
+
+    return do_connect
+
+
+def _use(cparams: dict[str, Any], login: tuple[str | None, str]) -> None:
+    user, password = login
+    if user:
+        cparams["user"] = user
+    cparams["password"] = password
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -97,6 +97,12 @@ class RazorpayGateway:
         self._timeout = timeout_seconds
         self.key_id = key_id
 
+    def use_keys(self, *, key_id: str, key_secret: str) -> None:
+        """Rotated keys: every call from now on signs with them (the SDK reads its ``auth``
+        per request; calls in flight finish with the old pair)."""
+        self._client.auth = (key_id, key_secret)
+        self.key_id = key_id
+
     async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         kwargs["timeout"] = self._timeout
         try:

@@ -22,6 +22,7 @@ from sqlalchemy import text
 import app.container
 import app.lambda_handler
 from app.settings import Settings, get_settings
+from tests.support.production import DIRECT_SECRETS, production_environment
 from tests.support.shop import GET, create_session, data, fill_cart
 from tests.support.stack import Stack
 
@@ -86,9 +87,10 @@ def environment_of(settings: Settings) -> dict[str, str]:
 
 
 def _use_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[None]:
-    for name, value in environment_of(settings).items():
+    for name in DIRECT_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in production_environment(environment_of(settings), settings).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
     assert get_settings().aws_endpoint_url == settings.aws_endpoint_url

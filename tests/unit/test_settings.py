@@ -1,15 +1,18 @@
 """Settings (``app/settings.py``) and what the app does with them in production.
 
-What the code has today for production: ``environment`` is validated (local, test or
-production) and read from ``ENVIRONMENT``; the SAM template sets ``ENVIRONMENT=production`` and
-``GRAPHIQL_ENABLED=false``, and ``graphiql_enabled=False`` takes the IDE page and its assets
-off the app while GraphQL itself still answers (POST, and queries over GET). Without
+``environment`` is validated (local, test or production) and read from ``ENVIRONMENT``;
+``ENVIRONMENT=production`` refuses to start without what production needs (API.md
+"Protection": secrets from Secrets Manager, no SQLite, Redis, Cognito, topics, public https
+URLs), naming every gap at once. The SAM template sets ``ENVIRONMENT=production`` and
+``GRAPHIQL_ENABLED=false``, and ``graphiql_enabled=False`` takes the IDE page and its assets off
+the app while GraphQL itself still answers (POST, and queries over GET). Without
 ``aws_endpoint_url`` every AWS client and the Cognito JWKS point at real AWS. Secrets never
-show in a repr or a dump. No other behaviour depends on ``environment`` (the rules of
-API.md "Protection" for production are another issue's), so none is asserted here.
+show in a repr or a dump.
 
 No I/O: settings are built directly (or from a patched environment) and the app is driven
-in-process; ``{ __typename }`` needs no database.
+in-process; ``{ __typename }`` needs no database, and the secrets a production app reads come
+from a stand-in for Secrets Manager here (tests/integration/aws/test_secrets.py reads the
+emulator's).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pydantic import ValidationError
 
 from app.container import Container
 from app.main import GRAPHIQL_STATIC_URL, create_app
+from app.secrets import RuntimeSecrets
 from app.settings import Settings, get_settings
 from tests.support.cfn import load_template
 
@@ -41,16 +45,60 @@ def fresh_get_settings() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+ARN = "arn:aws:secretsmanager:ap-south-1:123456789012:secret"
+SITE = "https://shop.example.in"
+# everything production needs; nothing here is ever connected to
+PRODUCTION: dict[str, object] = {
+    "environment": "production",
+    "graphiql_enabled": False,
+    "database_url": "postgresql+asyncpg://storefront@proxy.internal:5432/storefront",
+    "database_secret_arn": f"{ARN}:rds-master",
+    "redis_url": "rediss://cache.internal:6379",
+    "razorpay_secret_arn": f"{ARN}:razorpay",
+    "aws_endpoint_url": None,
+    "cognito_user_pool_id": "ap-south-1_AbC123xyz",
+    "cognito_client_ids": "client0001",
+    "sns_customer_topic_arn": "arn:aws:sns:ap-south-1:123456789012:customers",
+    "sns_admin_topic_arn": "arn:aws:sns:ap-south-1:123456789012:admins",
+    "public_base_url": SITE,
+    "storefront_success_url": f"{SITE}/shop/checkout/success.html",
+    "storefront_failure_url": f"{SITE}/shop/checkout/failure.html",
+}
+
+
+def production_environment() -> dict[str, str]:
+    return {name.upper(): str(value) for name, value in PRODUCTION.items() if value is not None}
+
+
 def production(tmp_path: Path, **changes: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "production",
-        "graphiql_enabled": False,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path}/never-opened.db",
-        "redis_url": None,
-        "aws_endpoint_url": None,
-        "cognito_user_pool_id": None,
-    }
-    return Settings(**(values | changes))  # type: ignore[arg-type]
+    return Settings(**(PRODUCTION | changes))  # type: ignore[arg-type]
+
+
+class SecretsStandIn:
+    """Secrets Manager's answers for a unit test (the reader's interface)."""
+
+    max_age_seconds = 300
+
+    def __init__(self, values: dict[str, dict[str, str]]) -> None:
+        self.values = values
+
+    def get_json(self, secret_id: str, *, force: bool = False) -> dict[str, str]:
+        return self.values[secret_id]
+
+    async def aget_json(self, secret_id: str, *, force: bool = False) -> dict[str, str]:
+        return self.values[secret_id]
+
+
+def with_secrets(container: Container) -> Container:
+    keys = {"key_id": "rzp_live_x", "key_secret": "s", "webhook_secret": "w"}
+    reader = SecretsStandIn(
+        {
+            f"{ARN}:razorpay": keys,
+            f"{ARN}:rds-master": {"username": "storefront", "password": "p"},
+        }
+    )
+    container.__dict__["secrets"] = RuntimeSecrets(container.settings, reader)  # type: ignore[arg-type]
+    return container
 
 
 # --- environment -------------------------------------------------------------------------------
@@ -58,7 +106,7 @@ def production(tmp_path: Path, **changes: object) -> Settings:
 
 @pytest.mark.parametrize("environment", ["local", "test", "production"])
 def test_the_three_environments_are_accepted(environment: str) -> None:
-    assert Settings(environment=environment).environment == environment
+    assert Settings(**(PRODUCTION | {"environment": environment})).environment == environment
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod", "PRODUCTION", "", "development"])
@@ -76,7 +124,8 @@ def test_the_default_environment_is_local(monkeypatch: pytest.MonkeyPatch) -> No
 def test_production_is_read_from_the_environment_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
+    for name, value in production_environment().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GRAPHIQL_ENABLED", "false")
     settings = Settings()
     assert settings.environment == "production"
@@ -91,6 +140,8 @@ def test_the_templates_lambda_environment_is_production_without_graphiql(
 ) -> None:
     env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
     assert (env["ENVIRONMENT"], env["GRAPHIQL_ENABLED"]) == ("production", "false")
+    for name, value in production_environment().items():
+        monkeypatch.setenv(name, value)
     for name in ("ENVIRONMENT", "GRAPHIQL_ENABLED"):
         monkeypatch.setenv(name, env[name])
     settings = Settings()
@@ -100,7 +151,8 @@ def test_the_templates_lambda_environment_is_production_without_graphiql(
 def test_get_settings_reads_the_environment_once(
     monkeypatch: pytest.MonkeyPatch, fresh_get_settings: None
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
+    for name, value in production_environment().items():
+        monkeypatch.setenv(name, value)
     first = get_settings()
     monkeypatch.setenv("ENVIRONMENT", "local")
     assert get_settings() is first  # one validated object a process (a warm Lambda)
@@ -108,17 +160,75 @@ def test_get_settings_reads_the_environment_once(
 
 
 def test_settings_are_frozen_and_ignore_unknown_names() -> None:
-    settings = Settings(environment="production", not_a_setting="x")
+    settings = Settings(**PRODUCTION, not_a_setting="x")
     assert not hasattr(settings, "not_a_setting")
     with pytest.raises(ValidationError):
         settings.environment = "local"  # type: ignore[misc]
+
+
+# --- what production refuses to start without ----------------------------------------------------
+
+
+def test_production_settings_with_everything_start() -> None:
+    assert Settings(**PRODUCTION).environment == "production"
+
+
+def test_bare_production_names_every_gap_at_once() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(environment="production")
+    message = str(caught.value)
+    for gap in (
+        "DATABASE_URL is SQLite",
+        "REDIS_URL is not set",
+        "RAZORPAY_SECRET_ARN is not set",
+        "COGNITO_USER_POOL_ID and COGNITO_CLIENT_IDS",
+        "SNS_CUSTOMER_TOPIC_ARN and SNS_ADMIN_TOPIC_ARN",
+        "PUBLIC_BASE_URL must be the site's public https:// URL",
+        "STOREFRONT_SUCCESS_URL",
+        "STOREFRONT_FAILURE_URL",
+    ):
+        assert gap in message, gap
+
+
+@pytest.mark.parametrize(
+    ("change", "gap"),
+    [
+        ({"database_url": "sqlite:///prod.db"}, "SQLite"),
+        ({"database_secret_arn": None}, "no database credentials"),
+        ({"razorpay_secret_arn": None}, "RAZORPAY_SECRET_ARN"),
+        ({"redis_url": None}, "REDIS_URL"),
+        ({"cognito_client_ids": ""}, "COGNITO_CLIENT_IDS"),
+        ({"sns_admin_topic_arn": ""}, "SNS_ADMIN_TOPIC_ARN"),
+        ({"public_base_url": "http://shop.example.in"}, "PUBLIC_BASE_URL"),
+        ({"storefront_success_url": "https://127.0.0.1:8000/ok"}, "STOREFRONT_SUCCESS_URL"),
+        ({"storefront_failure_url": "https://localhost/failed"}, "STOREFRONT_FAILURE_URL"),
+    ],
+)
+def test_production_refuses_each_gap(change: dict[str, object], gap: str) -> None:
+    with pytest.raises(ValidationError, match=gap) as caught:
+        Settings(**(PRODUCTION | change))
+    assert len(caught.value.errors()) == 1
+
+
+def test_a_database_url_with_its_own_login_needs_no_secret_and_secrets_are_not_printed() -> None:
+    url = "postgresql://app:pa55word-9f1e@db.internal:5432/shop"
+    assert Settings(**(PRODUCTION | {"database_url": url, "database_secret_arn": None}))
+    with pytest.raises(ValidationError) as caught:
+        Settings(**(PRODUCTION | {"redis_url": None, **SECRETS}))
+    for secret in SECRETS.values():
+        assert secret not in str(caught.value)
+
+
+def test_other_environments_start_without_any_of_it() -> None:
+    for environment in ("local", "test"):
+        assert Settings(environment=environment).is_sqlite
 
 
 # --- GraphiQL ----------------------------------------------------------------------------------
 
 
 async def answers(settings: Settings) -> dict[str, httpx.Response]:
-    container = Container(settings)
+    container = with_secrets(Container(settings))
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
     try:
@@ -164,7 +274,7 @@ async def test_graphiql_enabled_explicitly_is_served_in_production(tmp_path: Pat
 
 
 def test_without_an_endpoint_clients_and_keys_are_real_aws(tmp_path: Path) -> None:
-    settings = production(tmp_path, cognito_user_pool_id="ap-south-1_AbC123xyz")
+    settings = production(tmp_path)
     issuer = "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_AbC123xyz"
     assert settings.issuer == issuer
     assert settings.jwks_url == f"{issuer}/.well-known/jwks.json"
@@ -215,7 +325,7 @@ def test_secrets_never_show_in_a_repr_or_a_dump(tmp_path: Path) -> None:
 def test_secrets_from_the_environment_are_kept_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, secret in SECRETS.items():
         monkeypatch.setenv(name.upper(), secret)
-    settings = Settings(environment="production")
+    settings = Settings(**PRODUCTION)
     for name, secret in SECRETS.items():
         assert getattr(settings, name).get_secret_value() == secret
         assert secret not in repr(settings)
