@@ -26,7 +26,7 @@ from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import provision_topics, start_emulator
+from infra.local.emulator import provision_secret, provision_topics, start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
 
@@ -89,13 +89,25 @@ async def serve(args: argparse.Namespace) -> None:
         sandbox = SandboxServer(config=sandbox_config, host=args.host, port=args.razorpay_port)
         stack_stoppers.append(sandbox.stop)
         razorpay_url = sandbox.start()
+        # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
+        # every 10 s: put a new value there to try a rotation)
+        razorpay_secret = await provision_secret(
+            endpoint_url=aws_url,
+            region=base.aws_region,
+            name="storefront/razorpay",
+            value={
+                "key_id": DEMO_KEY_ID,
+                "key_secret": DEMO_KEY_SECRET,
+                "webhook_secret": DEMO_WEBHOOK_SECRET,
+                "webhook_secret_previous": "",
+            },
+        )
         overrides: dict[str, Any] = {
             "aws_endpoint_url": aws_url,
             "cognito_user_pool_id": cognito.user_pool_id,
             "cognito_client_ids": cognito.client_id,
-            "razorpay_key_id": DEMO_KEY_ID,
-            "razorpay_key_secret": DEMO_KEY_SECRET,
-            "razorpay_webhook_secret": DEMO_WEBHOOK_SECRET,
+            "razorpay_secret_arn": razorpay_secret,
+            "secrets_cache_seconds": 10,
             "razorpay_base_url": razorpay_url,
             "public_base_url": api_base,
             "sns_customer_topic_arn": topics["customer"],
@@ -115,6 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
             "customer_queue_url": topics["customer_queue"],
             "admin_queue_url": topics["admin_queue"],
         }
+        stack["secrets"] = {"razorpay": razorpay_secret}
         stack["razorpay"] = {
             "base_url": razorpay_url,
             "key_id": DEMO_KEY_ID,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import signal
 import socket
@@ -159,6 +160,26 @@ async def provision_topics(*, endpoint_url: str, region: str, prefix: str) -> di
             )
             result[f"{topic.value}_queue"] = queue
         return result
+    finally:
+        await clients.aclose()
+
+
+async def provision_secret(
+    *, endpoint_url: str, region: str, name: str, value: dict[str, str]
+) -> str:
+    """A JSON secret in the emulator's Secrets Manager (its value replaced when the name is
+    taken); answers its ARN."""
+    from datasources.aws import AwsClients
+
+    clients = AwsClients(region=region, endpoint_url=endpoint_url)
+    try:
+        client = await clients.client("secretsmanager")
+        text = json.dumps(value)
+        try:
+            answer = await client.create_secret(Name=name, SecretString=text)
+        except client.exceptions.ResourceExistsException:
+            answer = await client.put_secret_value(SecretId=name, SecretString=text)
+        return str(answer["ARN"])
     finally:
         await clients.aclose()
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 
 from infra.local.cognito import sign_in
@@ -56,6 +57,25 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         rzp = stack["razorpay"]
         assert rzp["base_url"] == f"http://127.0.0.1:{rzp_port}"
         assert set(rzp) == {"base_url", "key_id", "key_secret", "webhook_secret"}
+        # the app's keys are the emulator's Secrets Manager secret (API.md "Local stack
+        # additions"), as in production; it is given none directly
+        secret = (
+            boto3.session.Session()
+            .client(
+                "secretsmanager",
+                region_name=stack["aws_region"],
+                endpoint_url=stack["aws_endpoint_url"],
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
+            .get_secret_value(SecretId=stack["secrets"]["razorpay"])
+        )
+        assert json.loads(secret["SecretString"]) == {
+            "key_id": rzp["key_id"],
+            "key_secret": rzp["key_secret"],
+            "webhook_secret": rzp["webhook_secret"],
+            "webhook_secret_previous": "",
+        }
         order = httpx.post(
             f"{rzp['base_url']}/v1/orders",
             json={"amount": 10_000, "currency": "INR", "receipt": "e2e"},
