@@ -7,8 +7,8 @@ once and tests can build their own ``Settings(...)``.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import urlsplit
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     webhook_dispatch_after_answer: bool | None = None
     aws_lambda_function_name: str | None = None  # set by the Lambda runtime itself
     currency: str = "INR"
+
+    # the pre-traffic hook (app/deploy_hooks.py): the new version it smoke-tests
+    smoke_test_function_arn: str | None = None
 
     # Outbox: a message whose delivery failed this many times is parked (the dead letter)
     outbox_max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=1000)

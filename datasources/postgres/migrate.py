@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,8 +20,17 @@ def _config(connection: Connection) -> Config:
     return config
 
 
+MIGRATION_LOCK = 7_020_001  # pg_advisory_xact_lock key: one migration at a time
+
+
 async def upgrade(engine: AsyncEngine, *, revision: str = "head") -> None:
+    """Idempotent: at the head already, nothing changes. On PostgreSQL two upgrades at once
+    (a deploy's custom resource and its pre-traffic hook, two local stacks) take turns."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
 
 
