@@ -203,8 +203,7 @@ async def _storm_stack(
 # --- the test ----------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # minutes with Razorpay 3 s slow on 2 CPUs: `make storm`, not CI
+@pytest.mark.timeout(600)  # about a minute on 2 CPUs; `make storm` runs it alone, with the report
 async def test_a_storm_of_webhooks_with_a_slow_razorpay_keeps_every_paisa_right(
     storm_stack: Stack,
     sandbox: SandboxControl,
