@@ -40,7 +40,7 @@ pytest: venv
 	$(BIN)/python -m pytest -m "not slow"
 
 # The money-path storm (issue 9): 1,000+ deliveries against a Razorpay slowed by 3 s; writes
-# its answer times (p50/p99) to bench/results/webhook_storm.md. Several minutes.
+# its answer times (p50/p99) to bench/results/webhook_storm.md. About a minute.
 storm: venv
 	STORM_REPORT=1 $(BIN)/python -m pytest tests/integration/test_webhook_storm_money.py -p no:randomly -s -q
 

@@ -203,6 +203,10 @@ class PaymentSessionRepository(Protocol):
 
     async def get_by_order(self, order_id: str) -> PaymentSession | None: ...
 
+    async def event_recorded(self, key: str) -> bool:
+        """This event key was applied already (committed): a read, no lock."""
+        ...
+
     async def attach_order(self, session_id: str, *, order_id: str, now: datetime) -> bool: ...
 
     async def page(

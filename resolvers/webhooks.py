@@ -5,7 +5,8 @@
 2. The session is found by the payment's order (a refund event carries its payment too).
 3. One transaction (:func:`resolvers.payment_events.settle`): the session locked, the event id
    recorded in PostgreSQL, the rules applied, the effects written to the outbox. A redelivery
-   of a recorded id answers ``200 duplicate``; a failure rolls everything back and answers 5xx,
+   of a recorded id answers ``200 duplicate`` (before any lock, when it is recorded already;
+   else in that transaction); a failure rolls everything back and answers 5xx,
    so Razorpay retries. No Razorpay call happens before the answer.
 4. The answer (after carrying out the event's own effects for a configured moment, by default
    none); the route carries them out after it, and the dispatcher job whatever is left.
@@ -54,6 +55,10 @@ async def receive(
         return WebhookAnswer(400, f"malformed event: {exc}")
     key = (event_id or "").strip()[:128] or "body-" + hashlib.sha256(body).hexdigest()
     try:
+        if await deps.payments.event_recorded(f"webhook:{key}"):
+            # a redelivery of an applied event: answered without the locks its first delivery
+            # took (a repeat still in flight is caught by the event's own transaction)
+            return WebhookAnswer(200, "duplicate")
         session = await _session_of(deps, event)
         if session is None:
             return WebhookAnswer(200, "not ours" if event.name in _HANDLED else "ignored")

@@ -25,6 +25,7 @@ from datasources.postgres import refunds as refund_rows
 from datasources.postgres.checkout import SqlCheckout
 from datasources.postgres.locks import lock_customer
 from datasources.postgres.payment_tables import (
+    PaymentEventRow,
     PaymentSessionLineRow,
     PaymentSessionRow,
     RefundRow,
@@ -81,6 +82,15 @@ class SqlPaymentSessions:
             return None
         async with self._sessions() as session:
             return await load_session(session, key)
+
+    async def event_recorded(self, key: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(col(PaymentEventRow.event_key)).where(
+                    col(PaymentEventRow.event_key) == key[:200]
+                )
+            )
+            return found.one_or_none() is not None
 
     async def get_by_order(self, order_id: str) -> PaymentSession | None:
         async with self._sessions() as session:

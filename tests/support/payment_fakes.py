@@ -575,6 +575,10 @@ class FakePaymentSessions:
         self._reachable()
         return self.sessions.get(session_id)
 
+    async def event_recorded(self, key: str) -> bool:
+        self._reachable()
+        return key[:200] in self.events
+
     async def get_by_order(self, order_id: str) -> PaymentSession | None:
         self._reachable()
         return next((s for s in self.sessions.values() if s.razorpay_order_id == order_id), None)

@@ -714,3 +714,20 @@ async def test_a_refund_seen_before_its_capture_brings_the_capture_in_from_its_p
         11_800,
         5_000,
     )
+
+
+async def test_a_redelivery_of_an_applied_event_takes_no_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Razorpay redelivers (and the storm sends 30 % repeats): a repeat of a recorded event is
+    answered from one read, without queueing behind the session's and customer's locks."""
+    fakes = created()
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "applied")
+    before = state(fakes)
+
+    def no_lock(session_id: str) -> Any:
+        raise AssertionError(f"locked {session_id} for a repeat")
+
+    monkeypatch.setattr(fakes.payments, "lock", no_lock)
+    assert await deliver(fakes, CAPTURED) == WebhookAnswer(200, "duplicate")
+    assert state(fakes) == before
