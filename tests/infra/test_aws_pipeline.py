@@ -1,10 +1,13 @@
 """The pipeline, its buildspec and the stage configuration files fit together and fit the app
 template: the build tests and packages what the template deploys, each stage's parameters are
-the template's, production waits for a person."""
+the template's, production waits for a person; README "Deploy to AWS" explains every
+parameter of the three templates."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from tests.support.cfn import (
     PIPELINE_TEMPLATE,
     ROOT,
     TEMPLATE,
+    WAF_TEMPLATE,
     load_template,
     read_template,
 )
@@ -114,3 +118,12 @@ def test_the_artifacts_are_encrypted_with_the_pipelines_key(pipeline: dict[str, 
     }
     assert resources["BuildProject"]["Properties"]["EncryptionKey"] == key_arn
     assert resources["ArtifactKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, WAF_TEMPLATE, PIPELINE_TEMPLATE], ids=lambda p: p.name)
+def test_the_readme_explains_every_parameter(path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Deploy to AWS\n", 1)[1].split("\n## ", 1)[0]
+    table = section.split(f"| {path.name} parameter |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
+    assert documented == set(read_template(path)["Parameters"])
