@@ -318,6 +318,7 @@ def test_the_user_pool_is_created_or_given(template: dict[str, Any]) -> None:
 def test_deploys_are_canaries_guarded_by_alarms_and_a_hook(template: dict[str, Any]) -> None:
     gateway = _props(template, "GatewayFunction")
     assert gateway["AutoPublishAlias"] == "live"
+    assert gateway["AutoPublishAliasAllProperties"] is True  # versions snapshot the environment
     preference = gateway["DeploymentPreference"]
     assert preference["Type"] == "Canary10Percent5Minutes"
     assert {alarm["Ref"] for alarm in preference["Alarms"]} == CANARY_ALARMS
