@@ -249,6 +249,37 @@ def test_subscriptions_filter_on_attributes_the_notifier_sends(template: dict[st
         assert set(subscription["FilterPolicy"]) <= set(sent)
 
 
+# --- network -------------------------------------------------------------------------------------
+
+
+def test_nothing_comes_in_from_outside_and_egress_is_explicit(template: dict[str, Any]) -> None:
+    groups = _resources(template, "AWS::EC2::SecurityGroup")
+    for logical_id, group in groups.items():
+        # a group without SecurityGroupEgress keeps AWS's allow-all egress rule
+        assert group["Properties"]["SecurityGroupEgress"], logical_id
+        assert not group["Properties"].get("SecurityGroupIngress"), logical_id
+    for rule in _resources(template, "AWS::EC2::SecurityGroupIngress").values():
+        assert rule["Properties"]["SourceSecurityGroupId"]["Ref"] in groups
+    functions = ("GatewayFunction", "MigrationFunction")
+    for logical_id in functions:
+        subnets = _props(template, logical_id)["VpcConfig"]["SubnetIds"]
+        assert {s["Ref"] for s in subnets} == {"PrivateSubnetA", "PrivateSubnetB"}
+    endpoints = {
+        p["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: p["Properties"][
+            "VpcEndpointType"
+        ]
+        for p in _resources(template, "AWS::EC2::VPCEndpoint").values()
+    }
+    assert endpoints == {
+        "dynamodb": "Gateway",
+        "s3": "Gateway",
+        "sns": "Interface",
+        "secretsmanager": "Interface",
+        "kms": "Interface",
+    }
+    assert _resources(template, "AWS::EC2::NatGateway")
+
+
 # --- edge and identity ---------------------------------------------------------------------------
 
 
