@@ -84,7 +84,8 @@ def sam_transform(template: dict[str, Any], *, region: str) -> dict[str, Any]:
         if "CodeUri" in section:
             section["CodeUri"] = PACKAGED_CODE_URI
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ArnGenerator, "BOTO_SESSION_REGION_NAME", region)
+        patch.setattr(ArnGenerator, "BOTO_SESSION_REGION_NAME", region)  # ARNs' partition
+        patch.setenv("AWS_DEFAULT_REGION", region)  # the pseudo parameters (a boto3 session)
         result: dict[str, Any] = transform(packaged, {}, _NoIam())  # type: ignore[arg-type]
     return result
 
