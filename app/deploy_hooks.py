@@ -7,11 +7,11 @@ pre-traffic check. Both are Lambda handlers of their own, in the gateway's VPC.
   once take turns on an advisory lock) and always answers CloudFormation, FAILED with the
   reason when it could not, so a failed migration rolls the stack back instead of hanging it.
   Deleting the stack keeps the data: Delete does nothing.
-* :func:`pre_traffic` is CodeDeploy's pre-traffic hook: before the canary's first request it
-  migrates (the same idempotent upgrade, so the schema is there whatever the order of the
-  stack's updates), invokes the new version with API Gateway events for ``/readyz`` and a
+* :func:`pre_traffic` is CodeDeploy's pre-traffic hook (after the migration: the template
+  orders them): before the canary's first request it invokes the new version with API
+  Gateway events for ``/readyz`` (database, cache: the migrated schema is what it reads) and a
   catalog query, and reports Succeeded or Failed; Failed stops the deployment with no traffic
-  on the new version.
+  on the new version. It runs outside the VPC and needs nothing but the version's ARN.
 
 Migrations must stay compatible with the version still serving (expand, then contract in a
 later release): during the canary both versions run on the one schema.
@@ -142,9 +142,6 @@ def pre_traffic(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     problems: list[str] = []
     try:
-        asyncio.run(
-            asyncio.wait_for(upgrade_database(settings), timeout=_seconds_left(context) / 2)
-        )
         target = settings.smoke_test_function_arn
         if not target:
             raise RuntimeError("SMOKE_TEST_FUNCTION_ARN is not set")

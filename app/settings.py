@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     aws_lambda_function_name: str | None = None  # set by the Lambda runtime itself
     currency: str = "INR"
 
-    # the pre-traffic hook (app/deploy_hooks.py): the new version it smoke-tests
+    # a deploy's own functions (app/deploy_hooks.py) need only their part of production's
+    # settings: "migrate" the database's, "pre-traffic" the new version to smoke-test
+    deploy_task: Literal["migrate", "pre-traffic"] | None = None
     smoke_test_function_arn: str | None = None
 
     # Outbox: a message whose delivery failed this many times is parked (the dead letter)
@@ -167,13 +169,21 @@ def _is_local_url(url: str) -> bool:
     return host in {"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"}  # noqa: S104
 
 
+def _database_gaps(s: Settings) -> list[str]:
+    if s.is_sqlite:
+        return ["DATABASE_URL is SQLite (the local default): set the RDS Proxy's URL"]
+    if s.database_secret_arn is None and not urlsplit(s.database_url).password:
+        return ["no database credentials: set DATABASE_SECRET_ARN"]
+    return []
+
+
 def production_gaps(s: Settings) -> list[str]:
     """What a production deployment lacks, in words (empty: nothing)."""
-    gaps: list[str] = []
-    if s.is_sqlite:
-        gaps.append("DATABASE_URL is SQLite (the local default): set the RDS Proxy's URL")
-    elif s.database_secret_arn is None and not urlsplit(s.database_url).password:
-        gaps.append("no database credentials: set DATABASE_SECRET_ARN")
+    if s.deploy_task == "migrate":
+        return _database_gaps(s)
+    if s.deploy_task == "pre-traffic":
+        return [] if s.smoke_test_function_arn else ["SMOKE_TEST_FUNCTION_ARN is not set"]
+    gaps = _database_gaps(s)
     if not s.redis_url:
         gaps.append("REDIS_URL is not set")
     if s.razorpay_secret_arn is None:

@@ -28,7 +28,7 @@ from app.container import Container
 from app.main import GRAPHIQL_STATIC_URL, create_app
 from app.secrets import RuntimeSecrets
 from app.settings import Settings, get_settings
-from tests.support.cfn import load_template
+from tests.support.cfn import function_environment, load_template
 
 SECRETS = {
     "razorpay_key_secret": "key-secret-3f9a1c",
@@ -138,7 +138,7 @@ def test_production_is_read_from_the_environment_variables(
 def test_the_templates_lambda_environment_is_production_without_graphiql(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    env = function_environment(load_template(), "GatewayFunction")
     assert (env["ENVIRONMENT"], env["GRAPHIQL_ENABLED"]) == ("production", "false")
     for name, value in production_environment().items():
         monkeypatch.setenv(name, value)
@@ -217,6 +217,20 @@ def test_a_database_url_with_its_own_login_needs_no_secret_and_secrets_are_not_p
         Settings(**(PRODUCTION | {"redis_url": None, **SECRETS}))
     for secret in SECRETS.values():
         assert secret not in str(caught.value)
+
+
+def test_a_deploys_own_functions_need_only_their_part() -> None:
+    bare = {"environment": "production"}
+    database = {k: PRODUCTION[k] for k in ("database_url", "database_secret_arn")}
+    assert Settings(**bare, deploy_task="migrate", **database).deploy_task == "migrate"
+    with pytest.raises(ValidationError, match="SQLite"):
+        Settings(**bare, deploy_task="migrate")
+    arn = "arn:aws:lambda:ap-south-1:123456789012:function:gateway:7"
+    assert Settings(**bare, deploy_task="pre-traffic", smoke_test_function_arn=arn)
+    with pytest.raises(ValidationError, match="SMOKE_TEST_FUNCTION_ARN"):
+        Settings(**bare, deploy_task="pre-traffic")
+    with pytest.raises(ValidationError):
+        Settings(**bare, deploy_task="anything")
 
 
 def test_other_environments_start_without_any_of_it() -> None:
