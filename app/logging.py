@@ -28,7 +28,8 @@ from aws_lambda_powertools.logging.lambda_context import build_lambda_context_mo
 
 _keys: ContextVar[Mapping[str, object]] = ContextVar("log_keys", default=MappingProxyType({}))
 
-# the Python runtime's own root handler: it would print every line a second time, as text
+# the Python runtime's own root handlers (awslambdaric: LambdaLoggerHandler, and
+# LambdaLoggerHandlerWithFrameType): they would print every line a second time, as text
 _LAMBDA_RUNTIME_HANDLER = "LambdaLoggerHandler"
 
 
@@ -79,7 +80,7 @@ def configure_logging(*, level: str, service: str) -> None:
     """Idempotent: a warm Lambda or a test building many apps configures the root logger once."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if type(handler).__name__ == _LAMBDA_RUNTIME_HANDLER:
+        if type(handler).__name__.startswith(_LAMBDA_RUNTIME_HANDLER):
             root.removeHandler(handler)
     for handler in root.handlers:
         if getattr(handler, "_storefront", False):

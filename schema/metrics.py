@@ -43,18 +43,21 @@ class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         context = self.execution_context
+        result = context.result
+        if not isinstance(result, (GraphQLExecutionResult, ExecutionResult)):
+            return
         request: Any = getattr(context.context, "request", None)
         name = context.operation_name
-        if (
-            request is not None
-            and name
-            and len(name) <= MAX_OPERATION_NAME
-            and not context.pre_execution_errors
-        ):
+        if request is not None and name and len(name) <= MAX_OPERATION_NAME and _ran(result):
             request.scope.setdefault("state", {})[OPERATION_STATE_KEY] = name
-        result = context.result
-        if not isinstance(result, (GraphQLExecutionResult, ExecutionResult)) or not result.errors:
-            return
-        codes = Counter(str((e.extensions or {}).get("code", "UNKNOWN")) for e in result.errors)
+        codes = Counter(
+            str((e.extensions or {}).get("code", "UNKNOWN")) for e in result.errors or []
+        )
         for code, count in sorted(codes.items()):
             metrics.record(metrics.ERRORS, value=count, code=code)
+
+
+def _ran(result: GraphQLExecutionResult | ExecutionResult) -> bool:
+    """The document was valid and executed: data, or errors of its fields (a parse or
+    validation failure has neither)."""
+    return result.data is not None or any(e.path for e in result.errors or [])

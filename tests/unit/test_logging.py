@@ -136,14 +136,20 @@ class LambdaLoggerHandler(logging.Handler):
         raise AssertionError("the runtime's handler must be gone")
 
 
+class LambdaLoggerHandlerWithFrameType(LambdaLoggerHandler):
+    """The runtime's handler when it writes framed (telemetry) log records."""
+
+
 def test_configure_logging_is_idempotent_and_every_stdlib_logger_logs_json(
     bare_root: logging.Logger, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bare_root.addHandler(LambdaLoggerHandler())
+    bare_root.addHandler(LambdaLoggerHandlerWithFrameType())
     configure_logging(level="INFO", service=SERVICE)
     configure_logging(level="WARNING", service=SERVICE)
     names = [type(h).__name__ for h in bare_root.handlers]
-    assert names.count("_Stdout") == 1 and "LambdaLoggerHandler" not in names
+    assert names.count("_Stdout") == 1
+    assert not [n for n in names if n.startswith("LambdaLoggerHandler")]
     assert bare_root.level == logging.WARNING
     capsys.readouterr()
     logging.getLogger("datasources.sns.notifier").warning("publish %s retried", "n-1")
