@@ -1,7 +1,9 @@
 """Scheduled work: what EventBridge runs on Lambda every minute (``rate(1 minute)`` in
 infra/aws/template.yaml) and the local stack runs in the background. Each job is idempotent,
 safe to run concurrently with itself, has its own time budget, and one failing never stops the
-others: expiry releases stock even when Razorpay cannot be reached for reconciliation."""
+others: expiry releases stock even when Razorpay cannot be reached for reconciliation. Each run
+ends with the outbox's two gauges: ``OutboxBacklog`` (messages not sent and not parked, due or
+waiting for a retry) and ``OutboxParked`` (parked messages)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.container import Container
+from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.outbox import dispatch_all
 from resolvers.payments import expire_due
@@ -19,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 # seconds each job may take; together well inside the Lambda's 29 s
 BUDGETS = {"reconciled": 12.0, "expired": 6.0, "published": 6.0}
+GAUGES_BUDGET = 2.0
 
 
 async def _published(deps: Deps) -> int:
@@ -64,4 +68,17 @@ async def run_scheduled(container: Container) -> dict[str, int]:
             results[name] = -1
     if any(results.values()):
         logger.info("scheduled jobs", extra={"results": results})
+    await _outbox_gauges(deps)
     return results
+
+
+async def _outbox_gauges(deps: Deps) -> None:
+    try:
+        async with asyncio.timeout(GAUGES_BUDGET):
+            backlog = await deps.outbox.pending_count()
+            parked = await deps.outbox.parked_count()
+    except Exception:  # a gauge missing for a minute is no reason to fail the run
+        logger.warning("outbox gauges not measured", exc_info=True)
+        return
+    metrics.record(metrics.OUTBOX_BACKLOG, value=backlog)
+    metrics.record(metrics.OUTBOX_PARKED, value=parked)

@@ -1,78 +1,128 @@
-"""JSON logs for CloudWatch, each line carrying the request id of the request being served.
+"""JSON logs for CloudWatch in Powertools for AWS Lambda's shape, from every stdlib logger.
 
-A line logged with ``extra=resolvers.metrics.metric(name, …)`` is also a metric: it is written
-in CloudWatch's embedded metric format (``_aws.CloudWatchMetrics``, namespace = the service
-name, the metric's value and dimensions as top-level fields) and keeps ``"metric": name``."""
+The root logger gets one handler writing to stdout with Powertools' ``LambdaPowertoolsFormatter``:
+``level``, ``location``, ``message``, ``timestamp`` (UTC, RFC 3339), ``service``, the line's
+extras, ``exception`` and ``exception_name`` on errors, ``xray_trace_id`` when traced; and the
+keys of what is being served (:func:`log_keys`): ``correlation_id`` (the request id: API
+Gateway's on Lambda, see ``app/middleware.py``), ``clientRequestId`` (a client's own
+``X-Request-Id``), and on Lambda the invocation's ``cold_start``, ``function_name``,
+``function_memory_size``, ``function_arn`` and ``function_request_id``
+(:func:`lambda_logging`, what Powertools' ``inject_lambda_context`` adds). The keys live in a
+context variable, so concurrent requests under uvicorn never see each other's.
+"""
 
 from __future__ import annotations
 
-import json
+import copy
+import functools
 import logging
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_keys: ContextVar[Mapping[str, object]] = ContextVar("log_keys", default=MappingProxyType({}))
+
+# the Python runtime's own root handlers (awslambdaric: LambdaLoggerHandler, and
+# LambdaLoggerHandlerWithFrameType): they would print every line a second time, as text
+_LAMBDA_RUNTIME_HANDLER = "LambdaLoggerHandler"
 
 
-class JsonFormatter(logging.Formatter):
+@contextmanager
+def log_keys(**keys: object) -> Iterator[None]:
+    """Every line logged inside carries these keys (None values are left out)."""
+    token = _keys.set({**_keys.get(), **{k: v for k, v in keys.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _keys.reset(token)
+
+
+def current_keys() -> Mapping[str, object]:
+    return _keys.get()
+
+
+class StorefrontFormatter(LambdaPowertoolsFormatter):
+    """Powertools' formatter, plus the logger's name and the keys of :func:`log_keys`. A line
+    logged with ``extra={"request_id": …}`` names its request itself: that is its
+    ``correlation_id``."""
+
     def __init__(self, *, service: str) -> None:
-        super().__init__()
-        self._service = service
+        super().__init__(service=service, utc=True, use_rfc3339=True, serialize_stacktrace=False)
 
     def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, object] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "service": self._service,
-        }
-        request_id = getattr(record, "request_id", None) or request_id_var.get()
-        if request_id:
-            payload["requestId"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and key != "request_id":
-                payload[key] = value
-        metric = payload.get("metric")
-        if isinstance(metric, dict) and metric.get("name"):
-            payload.update(self._embedded_metric(metric, created=record.created))
-        if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        keys: dict[str, object] = {"logger": record.name, **_keys.get()}
+        own = record.__dict__.get("request_id")
+        if isinstance(own, str) and own:
+            keys["correlation_id"] = own
+        line = copy.copy(record)  # the record is shared with every other handler
+        line.__dict__.pop("request_id", None)
+        for key, value in keys.items():
+            line.__dict__.setdefault(key, value)
+        return super().format(line)
 
-    def _embedded_metric(self, metric: dict[str, Any], *, created: float) -> dict[str, object]:
-        name = str(metric["name"])
-        dimensions = {str(k): str(v) for k, v in dict(metric.get("dimensions") or {}).items()}
-        return {
-            "metric": name,
-            name: metric.get("value", 1),
-            **dimensions,
-            "_aws": {
-                "Timestamp": int(created * 1000),
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": self._service,
-                        "Dimensions": [sorted(dimensions)],
-                        "Metrics": [{"Name": name, "Unit": str(metric.get("unit", "Count"))}],
-                    }
-                ],
-            },
-        }
+
+class _Stdout(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (where Lambda and uvicorn
+    expect it; a test capturing stdout sees the lines)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
 
 
 def configure_logging(*, level: str, service: str) -> None:
     """Idempotent: a warm Lambda or a test building many apps configures the root logger once."""
     root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__name__.startswith(_LAMBDA_RUNTIME_HANDLER):
+            root.removeHandler(handler)
     for handler in root.handlers:
         if getattr(handler, "_storefront", False):
             root.setLevel(level)
             return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(service=service))
+    handler = _Stdout(sys.stdout)
+    handler.setFormatter(StorefrontFormatter(service=service))
     handler._storefront = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+_cold_start = True
+
+
+def invocation_keys(event: Any, context: Any) -> dict[str, object]:
+    """What every line of one Lambda invocation carries: the Lambda context's fields, whether
+    the process is new, and the correlation id (API Gateway's request id, or a scheduled
+    event's id)."""
+    global _cold_start
+    keys: dict[str, object] = {"cold_start": _cold_start}
+    _cold_start = False
+    if context is not None:
+        keys.update(build_lambda_context_model(context).__dict__)
+    if isinstance(event, dict):
+        request = event.get("requestContext")
+        request_id = request.get("requestId") if isinstance(request, dict) else None
+        correlation_id = request_id or event.get("id")
+        if isinstance(correlation_id, str) and correlation_id:
+            keys["correlation_id"] = correlation_id
+    return keys
+
+
+def lambda_logging(handler: Handler) -> Handler:
+    """``handler`` logging with the invocation's keys (Powertools' ``inject_lambda_context``,
+    for the root logger)."""
+
+    @functools.wraps(handler)
+    def with_keys(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with log_keys(**invocation_keys(event, context)):
+            return handler(event, context)
+
+    return with_keys

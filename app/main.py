@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.container import Container, get_container
 from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
-from app.middleware import BodySizeLimit, RequestIdMiddleware
+from app.metrics import configure_metrics
+from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
 from app.secrets import SecretsNotReady
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
@@ -103,6 +104,7 @@ def create_app(container: Container | None = None) -> Starlette:
     container = container or get_container()
     settings = container.settings
     configure_logging(level=settings.log_level, service=settings.service_name)
+    configure_metrics(service=settings.service_name)
 
     def identify(request: Request) -> Identity:
         return principal_of(request.user), auth_error_of(request.user)
@@ -176,6 +178,15 @@ def create_app(container: Container | None = None) -> Starlette:
     middleware = [
         Middleware(RequestIdMiddleware),
         Middleware(FreshSecrets, container=container),
+        Middleware(
+            RequestMetrics,
+            graphql_path="/graphql",
+            # the operation of OperationLatency for the routes that are not GraphQL
+            routes={
+                "/webhooks/razorpay": "razorpay_webhook",
+                "/payments/razorpay/callback": "razorpay_callback",
+            },
+        ),
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}
         ),

@@ -6,7 +6,7 @@ Only what the payment flow needs is read; anything malformed raises :class:`Malf
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.gateway import GatewayPayment, GatewayRefund
@@ -27,6 +27,8 @@ class WebhookEvent:
     name: str
     payment: GatewayPayment | None
     refund: GatewayRefund | None
+    # when Razorpay made the event (epoch seconds), if the body says
+    created_at: int | None = field(default=None, compare=False)
 
 
 def _entity(payload: Any, name: str) -> dict[str, Any] | None:
@@ -105,4 +107,9 @@ def parse_event(body: bytes) -> WebhookEvent:
         name=name,
         payment=payment_of(payment_entity) if payment_entity is not None else None,
         refund=refund_of(refund_entity) if refund_entity is not None else None,
+        created_at=_epoch(document.get("created_at")),
     )
+
+
+def _epoch(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

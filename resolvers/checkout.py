@@ -36,6 +36,7 @@ from domain.payment_session import (
 from domain.payments import PaymentEventKind, PaymentStatus
 from domain.ports import CheckoutTransaction
 from domain.pricing import MAX_CART_TOTAL
+from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.payment_events import record, settle
 
@@ -81,6 +82,7 @@ async def create_session(
     if replayed is not None:
         return await _await_order(deps, replayed)
     created = await _create_order(deps, session)
+    metrics.record(metrics.PAYMENT_SESSIONS_CREATED)
     await record(deps, session.id, "session.created", "customer", f"amount {session.amount}")
     await record(deps, session.id, "order.created", "system", created.razorpay_order_id)
     return created

@@ -25,6 +25,7 @@ from domain.outbox import PendingMessage, effect_of
 from domain.payment_ports import NotificationTopic, PaymentPortError
 from domain.payment_rules import PaymentReported, RefundRefused, RefundReported
 from domain.refunds import RefundStatus, processed_total
+from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.payment_events import read_key, record, settle
 
@@ -93,12 +94,18 @@ async def _notify(deps: Deps, effect: Notify) -> None:
 
 
 async def _count(deps: Deps, effect: Count) -> None:
+    """The sales counter, and the metrics: only when this call counted the key (the counters
+    count each key once however often the effect is carried out), so a payment is in the
+    metrics once too."""
     if effect.kind is CountKind.PAID:
-        await deps.sales.record_paid(day=effect.day, amount=effect.amount, event_key=effect.key)
+        if await deps.sales.record_paid(day=effect.day, amount=effect.amount, event_key=effect.key):
+            metrics.record(metrics.PAYMENTS_PAID)
+            metrics.record(metrics.AMOUNT_PAID, value=effect.amount, unit="None")
     elif effect.kind is CountKind.FAILED:
-        await deps.sales.record_failed(day=effect.day, event_key=effect.key)
-    else:
-        await deps.sales.record_refund(day=effect.day, amount=effect.amount, event_key=effect.key)
+        if await deps.sales.record_failed(day=effect.day, event_key=effect.key):
+            metrics.record(metrics.PAYMENTS_FAILED)
+    elif await deps.sales.record_refund(day=effect.day, amount=effect.amount, event_key=effect.key):
+        metrics.record(metrics.AMOUNT_REFUNDED, value=effect.amount, unit="None")
 
 
 async def _capture(deps: Deps, effect: Capture) -> list[Effect]:

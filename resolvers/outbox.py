@@ -25,14 +25,14 @@ from domain.dead_letter import exhausted
 from domain.effects import Capture, Count, Effect, Notify, RequestRefund, SyncPayment, Timeline
 from domain.outbox import OutboxKind, PendingMessage, retry_delay
 from domain.payment_ports import PaymentPortError
+from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.effects import carry_out
-from resolvers.metrics import metric
 
 logger = logging.getLogger(__name__)
 
 
-PARKED_METRIC = "OutboxMessagesParked"
+PARKED_METRIC = metrics.OUTBOX_MESSAGES_PARKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +184,10 @@ async def _failed(
             "dedupe_key": message.dedupe_key,
             "attempts": attempts,
             "last_error": error,
-            **metric(PARKED_METRIC, kind=message.kind.value),
+            "metric": PARKED_METRIC,
         },
     )
+    metrics.record(PARKED_METRIC, kind=message.kind.value)
     return True
 
 

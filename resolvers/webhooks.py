@@ -24,6 +24,7 @@ from domain.payment_rules import PaymentReported, RefundReported
 from domain.payment_session import PaymentSession
 from domain.signatures import webhook_signature_valid
 from domain.webhooks import PAYMENT_EVENTS, REFUND_EVENTS, MalformedEvent, WebhookEvent, parse_event
+from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.outbox import dispatch_inline
 from resolvers.payment_events import settle
@@ -47,12 +48,16 @@ async def receive(
         secrets=deps.checkout.webhook_secrets, body=body, signature=signature
     ):
         logger.warning("webhook with a bad signature refused (event id %s)", event_id)
+        metrics.record(metrics.WEBHOOK_SIGNATURE_FAILURES)
         return WebhookAnswer(400, "invalid signature")
     try:
         event = parse_event(body)
     except MalformedEvent as exc:
         logger.warning("signed webhook could not be read: %s", exc)
         return WebhookAnswer(400, f"malformed event: {exc}")
+    if event.created_at is not None:
+        lag = deps.clock.now().timestamp() - event.created_at
+        metrics.record(metrics.WEBHOOK_LAG, value=max(lag, 0.0) * 1000, unit="Milliseconds")
     key = (event_id or "").strip()[:128] or "body-" + hashlib.sha256(body).hexdigest()
     try:
         if await deps.payments.event_recorded(f"webhook:{key}"):

@@ -14,6 +14,7 @@ from schema.admin import AdminCatalogMutation
 from schema.carts import CartMutation, CartQuery
 from schema.catalog import CatalogQuery
 from schema.errors import ErrorShaping
+from schema.metrics import OperationMetrics
 from schema.payments import PaymentMutation, PaymentQuery
 from schema.refunds import RefundMutation, SalesQuery
 from schema.viewer import ViewerQuery
@@ -42,6 +43,7 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: QueryDepthLimiter(max_depth=max_depth),
+        OperationMetrics,  # before ErrorShaping: it sees the shaped errors
         ErrorShaping,
     ]
     return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)

@@ -25,10 +25,12 @@ from strawberry.types import ExecutionResult
 
 from domain.errors import Unauthenticated
 from domain.identity import Principal
+from resolvers import metrics
 from resolvers.deps import Deps
 from schema.context import Context
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+BAD_REQUEST = "BAD_REQUEST"
 
 # Who is calling, and why not when a token was sent but refused (composition root decides how).
 Identity = tuple[Principal | None, Unauthenticated | None]
@@ -78,8 +80,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     @staticmethod
     def _http_error(exc: HTTPException, *, request_id: str) -> Response:
+        metrics.record(metrics.ERRORS, code=BAD_REQUEST)
         body = {
-            "errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}],
+            "errors": [{"message": exc.reason, "extensions": {"code": BAD_REQUEST}}],
             "extensions": {"requestId": request_id},
         }
         return JSONResponse(body, status_code=exc.status_code)

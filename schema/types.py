@@ -6,6 +6,7 @@ import strawberry
 
 from domain.errors import DomainError, ErrorCode
 from domain.money import CURRENCY, format_inr
+from schema.metrics import count_user_error
 
 
 @strawberry.type(description="An amount in paise (like Razorpay), with its currency.")
@@ -49,4 +50,6 @@ class UserError:
 
 
 def user_errors(error: DomainError) -> list[UserError]:
+    """A mutation payload's typed error (counted in the ``Errors`` metric by its code)."""
+    count_user_error(error)
     return [UserError.from_domain(error)]

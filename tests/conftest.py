@@ -40,7 +40,7 @@ from tests.support.stack import (
     with_database,
 )
 
-pytest_plugins = ["tests.support.loopback"]
+pytest_plugins = ["tests.support.loopback", "tests.support.metrics"]
 
 __all__ = [
     "RAZORPAY_KEY_ID",

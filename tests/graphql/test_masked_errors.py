@@ -2,9 +2,9 @@
 
 A GraphQL error from an unexpected exception says "Internal server error" with
 ``extensions.code = INTERNAL_SERVER_ERROR`` and nothing of the exception (no text, no stack);
-the response's ``extensions.requestId`` equals its ``X-Request-Id`` header and the request id
-on the log line, which carries the real exception. HTTP-level error answers (400, 413) carry
-the request id too.
+the response's ``extensions.requestId`` equals its ``X-Request-Id`` header and the log line's
+``correlation_id``, and the line carries the real exception. HTTP-level error answers (400,
+413) carry the request id too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from app.container import Container
-from app.logging import JsonFormatter
+from app.logging import StorefrontFormatter
 from app.settings import Settings
 from tests.support.payments_flow import Overriding, app_client, dead_url, raising
 from tests.support.services import free_port
@@ -76,7 +76,9 @@ def logged_failure(caplog: pytest.LogCaptureFixture, request_id: str) -> logging
 
 
 def as_json_line(record: logging.LogRecord) -> dict[str, Any]:
-    line: dict[str, Any] = json.loads(JsonFormatter(service="storefront-gateway").format(record))
+    line: dict[str, Any] = json.loads(
+        StorefrontFormatter(service="storefront-gateway").format(record)
+    )
     return line
 
 
@@ -106,7 +108,7 @@ async def test_an_unexpected_error_in_a_query_is_masked_with_the_logged_request_
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], RuntimeError) and str(record.exc_info[1]) == detail
     line = as_json_line(record)
-    assert line["requestId"] == request_id
+    assert line["correlation_id"] == request_id
     assert f"RuntimeError: {detail}" in line["exception"]
     assert "products" in line["message"]
 
@@ -131,7 +133,7 @@ async def test_a_dead_database_is_masked_and_the_real_error_is_logged(
     record = logged_failure(caplog, request_id)
     assert record.exc_info is not None and isinstance(record.exc_info[1], OSError)
     line = as_json_line(record)
-    assert line["requestId"] == request_id
+    assert line["correlation_id"] == request_id
     assert str(port) in line["exception"]  # the real error, for whoever reads the logs
 
 
@@ -162,7 +164,7 @@ async def test_an_unexpected_error_in_a_mutation_is_masked_with_the_logged_reque
     request_id = the_request_id(response, sent)
     record = logged_failure(caplog, request_id)
     assert record.exc_info is not None and str(record.exc_info[1]) == detail
-    assert as_json_line(record)["requestId"] == sent
+    assert as_json_line(record)["correlation_id"] == sent
 
 
 async def test_expected_errors_are_not_masked_nor_logged_as_unexpected(

@@ -35,6 +35,7 @@ from domain.payment_session import PaymentSession
 from domain.payments import merchant_date
 from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
 from tests.conftest import REGION
+from tests.support.metrics import Recorded, RecordingSink
 from tests.support.payment_fakes import payment_session
 from tests.support.services import free_port
 from tests.support.stack import Databases, Stack
@@ -250,7 +251,7 @@ def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_undeliverable_messages_are_parked_then_requeued_and_delivered(
-    private_stack: Stack, caplog: pytest.LogCaptureFixture
+    private_stack: Stack, caplog: pytest.LogCaptureFixture, recorded: RecordingSink
 ) -> None:
     container = private_stack.container
     healthy = container.deps
@@ -289,8 +290,11 @@ async def test_undeliverable_messages_are_parked_then_requeued_and_delivered(
     ]
     for record in errors:
         assert "sns publish" in record.last_error  # type: ignore[attr-defined]
-        assert record.metric["name"] == PARKED_METRIC  # type: ignore[attr-defined]
-        assert record.metric["dimensions"] == {"kind": record.kind}  # type: ignore[attr-defined]
+        assert record.metric == PARKED_METRIC  # type: ignore[attr-defined]  # to grep for
+    assert sorted(recorded.named(PARKED_METRIC), key=lambda r: r.dimensions) == [
+        Recorded(PARKED_METRIC, 1, "Count", (("kind", "notify.admin"),)),
+        Recorded(PARKED_METRIC, 1, "Count", (("kind", "notify.customer"),)),
+    ]
     outbox = container.deps.outbox
     assert (await outbox.pending_count(), await outbox.parked_count()) == (0, 2)
 

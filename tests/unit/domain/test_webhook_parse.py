@@ -281,3 +281,16 @@ def test_other_events_are_read_as_they_come() -> None:
     )
     dispute = parse_event(body("payment.dispute.created", payment=payment_entity()))
     assert dispute == WebhookEvent(name="payment.dispute.created", payment=PAYMENT, refund=None)
+
+
+def test_when_razorpay_made_the_event_is_read_when_it_is_an_integer() -> None:
+    """The webhook's lag metric is measured from it; anything else leaves it unknown."""
+    assert parse_event(body("payment.captured", payment=payment_entity())).created_at == (
+        1_567_674_606
+    )
+    for created_at in ("1567674606", True, 1_567_674_606.5, None):
+        document = json.loads(body("payment.captured", payment=payment_entity()))
+        document["created_at"] = created_at
+        assert parse_event(json.dumps(document).encode()).created_at is None
+    document.pop("created_at")
+    assert parse_event(json.dumps(document).encode()).created_at is None

@@ -19,6 +19,7 @@ from domain.outbox import OutboxKind, OutboxMessage, message_of
 from domain.payment_ports import NotificationError, NotificationTopic
 from domain.payment_rules import Ledger, PaymentReported, decide
 from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
+from tests.support.metrics import Recorded, RecordingSink
 from tests.support.outbox_fakes import OutboxFakes, outbox_deps
 from tests.support.payment_fakes import gateway_payment, payment_session
 
@@ -99,7 +100,7 @@ async def test_failures_before_the_last_are_retried_with_backoff() -> None:
 
 
 async def test_parking_logs_one_error_with_kind_key_last_error_and_the_metric(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, recorded: RecordingSink
 ) -> None:
     fakes = outbox_deps(max_attempts=2)
     fakes.outbox.add(
@@ -118,14 +119,12 @@ async def test_parking_logs_one_error_with_kind_key_last_error_and_the_metric(
     assert error.attempts == 2  # type: ignore[attr-defined]
     assert error.last_error == "sns publish to admin failed: EndpointConnectionError"  # type: ignore[attr-defined]
     assert error.outbox_id == fakes.outbox.by_key("paid:s2:customer").id  # type: ignore[attr-defined]
-    assert error.metric == {  # type: ignore[attr-defined]
-        "name": PARKED_METRIC,
-        "value": 1,
-        "unit": "Count",
-        "dimensions": {"kind": "notify.customer"},
-    }
+    assert error.metric == "OutboxMessagesParked" == PARKED_METRIC  # type: ignore[attr-defined]
     assert "parked after 2 failed attempts" in error.getMessage()
     assert not hasattr(records[0], "metric")
+    assert recorded.recorded == [
+        Recorded("OutboxMessagesParked", 1, "Count", (("kind", "notify.customer"),))
+    ]
 
 
 async def test_an_unexpected_exception_is_a_failed_attempt_and_the_batch_goes_on(
