@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -136,6 +137,9 @@ def create_app(container: Container | None = None) -> Starlette:
                 fields = {k: v for k, v in form.items() if isinstance(v, str)}
             redirect = await payments.checkout_callback(container.deps, fields)
             url = redirect.url
+        except HTTPException as exc:  # a form that cannot be read (bad multipart, too big)
+            logger.warning("checkout callback with an unreadable form: %s", exc.detail)
+            url = settings.storefront_failure_url + "?reason=error"
         except Exception:  # the browser must land somewhere: the failure page, logged
             logger.exception("checkout callback failed")
             url = settings.storefront_failure_url + "?reason=error"

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 EXPIRABLE = (PaymentStatus.CREATED, PaymentStatus.ATTEMPTED)
 _ERROR_CODE = re.compile(r"[^A-Z_]")
 _PAYMENT_ID = re.compile(r"^pay_[A-Za-z0-9]{6,40}$")
+_ORDER_ID = re.compile(r"^order_[A-Za-z0-9]{6,40}$")  # Razorpay's: "order_" + 14 base62
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,7 +242,8 @@ async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
     """
     failure = deps.checkout.failure_url
     if "razorpay_payment_id" in form and "razorpay_signature" in form:
-        session = await deps.payments.get_by_order(form.get("razorpay_order_id", ""))
+        order_id = form.get("razorpay_order_id", "")
+        session = await deps.payments.get_by_order(order_id) if _ORDER_ID.match(order_id) else None
         if session is None:
             return Redirect(_with(failure, reason="unknown_order"))
         try:
@@ -259,7 +261,8 @@ async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
         target = deps.checkout.success_url if ok else failure
         return Redirect(_with(target, payment_session_id=session.id, status=settled.status.value))
     metadata = _metadata(form.get("error[metadata]", ""))
-    session = await deps.payments.get_by_order(metadata.get("order_id", ""))
+    order_id = metadata.get("order_id", "")
+    session = await deps.payments.get_by_order(order_id) if _ORDER_ID.match(order_id) else None
     if session is None:
         return Redirect(_with(failure, reason="unknown_order"))
     # anyone can post this form: store no free text, and act only on what Razorpay confirms
@@ -280,7 +283,7 @@ async def checkout_callback(deps: Deps, form: Mapping[str, str]) -> Redirect:
 def _metadata(raw: str) -> dict[str, str]:
     try:
         parsed = json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
         return {}
     if not isinstance(parsed, dict):
         return {}

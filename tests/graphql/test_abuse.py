@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.conftest import GraphQLClient
@@ -108,3 +110,31 @@ async def test_oversized_webhook_is_refused_before_parsing(client: httpx.AsyncCl
     assert answer.status_code == 413
     unsigned = await client.post("/webhooks/razorpay", content=b"{}")
     assert unsigned.status_code == 400
+
+
+async def test_unreadable_callback_forms_land_on_the_failure_page_without_an_error(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the fuzzer: a NUL in the order id reached PostgreSQL (DBAPIError), metadata
+    nested past the stack raised RecursionError, a multipart body without its boundary raised
+    from the form parser. Each is the caller's fault: the failure page, and no error logged."""
+    signed_nul = {
+        "razorpay_order_id": "order_\x00",
+        "razorpay_payment_id": "pay_x",
+        "razorpay_signature": "0" * 64,
+    }
+    nested = {"error[code]": "X", "error[metadata]": "[" * 50_000}
+    with caplog.at_level(logging.WARNING):
+        answers = [
+            await client.post("/payments/razorpay/callback", data=signed_nul),
+            await client.post("/payments/razorpay/callback", data=nested),
+            await client.post(
+                "/payments/razorpay/callback",
+                content=b"--x\r\n",
+                headers={"content-type": "multipart/form-data"},
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 303
+        assert "failure" in answer.headers["location"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
