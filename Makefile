@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: package locks run test venv lint typecheck imports pytest storm schema bench mutate clean outbox-parked outbox-requeue
+.PHONY: package locks run test venv lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue
 
 $(STAMP): requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -43,6 +43,10 @@ pytest: venv
 # its answer times (p50/p99) to bench/results/webhook_storm.md. About a minute.
 storm: venv
 	STORM_REPORT=1 $(BIN)/python -m pytest tests/integration/test_webhook_storm_money.py -p no:randomly -s -q
+
+# A longer fuzzing hunt than CI's (10x the examples, new ones each run); the tally is printed.
+fuzz: venv
+	FUZZ_EXAMPLES=10 FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/fuzz -p no:randomly -s -q
 
 # The Lambda artifact (python3.12 arm64, manylinux wheels): build/lambda.zip, sizes printed.
 package: venv
