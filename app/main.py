@@ -111,7 +111,11 @@ def create_app(container: Container | None = None) -> Starlette:
         return principal_of(request.user), auth_error_of(request.user)
 
     graphql = GraphQLApp(
-        build_schema(max_depth=settings.max_query_depth),
+        build_schema(
+            max_depth=settings.max_query_depth,
+            max_cost=settings.max_query_cost,
+            default_page_size=settings.default_page_size,
+        ),
         deps=lambda: container.deps,
         identify=identify,
         ide_html=graphiql_html(static_url=GRAPHIQL_STATIC_URL)

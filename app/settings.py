@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=100)
     max_query_depth: int = Field(default=12, ge=1)
+    # Query cost (schema/cost.py: scalar 0, object 1, a DynamoDB read 10, lists × `first`,
+    # else × the default page size). The heaviest query the apps send, an admin's page of
+    # payment sessions with every field (lines, refunds, checkout, timeline: 61 a session),
+    # costs 1,223 at the default 20 a page; the storefront's catalog page (50 products) 153.
+    # 5,000 leaves 4× headroom over it (a 100-session page of that costs 6,103: ask for 80)
+    # and refuses 5 aliases of `paymentSessions(first: 100) { edges { node { timeline … } } }`
+    # (1,102 each, 100 DynamoDB queries): the 30 of them (3,000 queries) ask 33,060.
+    max_query_cost: int = Field(default=5_000, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ Error tree::
     DomainError                     (code, message, field)
      ├── InvalidInput               INVALID_INPUT
      ├── NotFound                   *_NOT_FOUND
+     ├── QueryTooComplex            QUERY_TOO_COMPLEX (domain/query_cost.py; a GraphQL error)
      ├── Unauthenticated            UNAUTHENTICATED  (not a payload error: a GraphQL error)
      └── Forbidden                  FORBIDDEN        (not a payload error: a GraphQL error)
 """
@@ -38,6 +39,7 @@ class ErrorCode(StrEnum):
     NOT_REFUNDABLE = "NOT_REFUNDABLE"
     STOCK_CONFLICT = "STOCK_CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
 

@@ -6,13 +6,21 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from schema.admin import AdminCatalogMutation
 from schema.carts import CartMutation, CartQuery
 from schema.catalog import CatalogQuery
+from schema.cost import QueryCostLimiter
 from schema.errors import ErrorShaping
 from schema.metrics import OperationMetrics
 from schema.payments import PaymentMutation, PaymentQuery
@@ -36,13 +44,32 @@ class StorefrontSchema(strawberry.Schema):
 # introspection query is ~200 tokens and uses no aliases.
 MAX_ALIASES = 30
 MAX_TOKENS = 2_000
+# Parsed documents and validation answers kept per process (LRU, bounded: unique query texts
+# cannot grow memory). A persisted query or a storefront page's query hits after its first use.
+CACHE_SIZE = 256
+DEFAULT_MAX_QUERY_COST = 5_000  # app/settings.py:max_query_cost says why
+DEFAULT_PAGE_SIZE = 20
 
 
-def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+def build_schema(
+    *,
+    max_depth: int = 12,
+    max_cost: int = DEFAULT_MAX_QUERY_COST,
+    default_page_size: int = DEFAULT_PAGE_SIZE,
+) -> strawberry.Schema:
+    """Built once per process. The validation rules are classes made here, once: the same
+    classes on every request are what lets ValidationCache answer a document it has seen."""
+    rules = [
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+    ]
     extensions: list[Any] = [
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),  # a parse option, no rule
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        # after ValidationCache: it prices documents that are valid, before they run
+        lambda: QueryCostLimiter(limit=max_cost, default_page_size=default_page_size),
         OperationMetrics,  # before ErrorShaping: it sees the shaped errors
         ErrorShaping,
     ]
