@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
@@ -38,7 +39,7 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2_000
 
 
-def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+def build_schema(*, max_depth: int = 12, introspection: bool = True) -> strawberry.Schema:
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -46,6 +47,8 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         OperationMetrics,  # before ErrorShaping: it sees the shaped errors
         ErrorShaping,
     ]
+    if not introspection:  # production's default: __schema and __type are refused
+        extensions.append(DisableIntrospection)
     return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 

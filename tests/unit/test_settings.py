@@ -63,6 +63,7 @@ PRODUCTION: dict[str, object] = {
     "public_base_url": SITE,
     "storefront_success_url": f"{SITE}/shop/checkout/success.html",
     "storefront_failure_url": f"{SITE}/shop/checkout/failure.html",
+    "cors_allowed_origins": SITE,
 }
 
 
