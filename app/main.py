@@ -23,16 +23,26 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.container import Container, get_container
-from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
+from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_csp, graphiql_html
+from app.guards import (
+    ErrorBoundary,
+    JsonCORS,
+    RequestTimeout,
+    SecurityHeaders,
+    http_exception_answer,
+    server_error_answer,
+)
 from app.logging import configure_logging
 from app.metrics import configure_metrics
 from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
 from app.secrets import SecretsNotReady
+from app.settings import Settings
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
 from domain.webhooks import MAX_BODY_BYTES
 from resolvers import outbox, payments, webhooks
 from schema.build import build_schema
+from schema.error_answers import SERVICE_UNAVAILABLE, error_response, request_id_in
 from schema.http import GraphQLApp, Identity
 
 GRAPHIQL_STATIC_URL = "/static/graphiql"
@@ -69,20 +79,11 @@ class FreshSecrets:
                 await self.container.refresh_secrets()
             except SecretsNotReady as exc:
                 logger.error("secrets not ready: %s", exc)
-                request_id = scope.get("state", {}).get("request_id")
-                answer = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "the service is starting: try again shortly",
-                                "extensions": {
-                                    "code": "SERVICE_UNAVAILABLE",
-                                    "requestId": request_id,
-                                },
-                            }
-                        ]
-                    },
-                    status_code=503,
+                answer = error_response(
+                    "the service is starting: try again shortly",
+                    status=503,
+                    code=SERVICE_UNAVAILABLE,
+                    request_id=request_id_in(scope),
                     headers={"Retry-After": "5"},
                 )
                 await answer(scope, receive, send)
@@ -101,6 +102,29 @@ async def _carry_out(container: Container, effects: Sequence[Effect]) -> None:
         logger.exception("dispatch after a webhook's answer failed; the job goes on")
 
 
+def _answer_guards(settings: Settings) -> list[Middleware]:
+    """Outside everything but the request id, so every answer (error answers too) gets them."""
+    return [
+        Middleware(SecurityHeaders, hsts=settings.environment == "production"),
+        Middleware(
+            JsonCORS,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        ),
+    ]
+
+
+def _log_explicit_production_choices(settings: Settings) -> None:
+    if settings.environment != "production":
+        return
+    for name in ("graphiql_enabled", "introspection_enabled"):
+        if getattr(settings, name):
+            logger.warning("%s is on in production (set explicitly)", name.upper())
+
+
 def create_app(container: Container | None = None) -> Starlette:
     container = container or get_container()
     settings = container.settings
@@ -110,18 +134,20 @@ def create_app(container: Container | None = None) -> Starlette:
     def identify(request: Request) -> Identity:
         return principal_of(request.user), auth_error_of(request.user)
 
+    ide_html = graphiql_html(static_url=GRAPHIQL_STATIC_URL) if settings.graphiql_enabled else None
     graphql = GraphQLApp(
         build_schema(
             max_depth=settings.max_query_depth,
             max_cost=settings.max_query_cost,
             default_page_size=settings.default_page_size,
+            introspection=bool(settings.introspection_enabled),
         ),
         deps=lambda: container.deps,
         identify=identify,
-        ide_html=graphiql_html(static_url=GRAPHIQL_STATIC_URL)
-        if settings.graphiql_enabled
-        else None,
+        ide_html=ide_html,
+        ide_csp=graphiql_csp(ide_html) if ide_html else None,
     )
+    _log_explicit_production_choices(settings)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -155,7 +181,9 @@ def create_app(container: Container | None = None) -> Starlette:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"detail": "too large"}, status_code=413)
+                return error_response(
+                    "request body too large", status=413, request_id=request_id_in(request.scope)
+                )
         answer = await webhooks.receive(
             container.deps,
             body=bytes(body),
@@ -185,7 +213,7 @@ def create_app(container: Container | None = None) -> Starlette:
         )
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(FreshSecrets, container=container),
+        *_answer_guards(settings),
         Middleware(
             RequestMetrics,
             graphql_path="/graphql",
@@ -195,12 +223,21 @@ def create_app(container: Container | None = None) -> Starlette:
                 "/payments/razorpay/callback": "razorpay_callback",
             },
         ),
+        Middleware(ErrorBoundary),  # inside the metrics: they count its 500s
+        Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+        Middleware(FreshSecrets, container=container),
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}
         ),
         # Lazy: the verifier (and its JWKS client) is built on the first request that needs it.
         Middleware(AuthenticationMiddleware, backend=LazyBackend(lambda: container.verifier)),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        # the router's 404/405 and Starlette's last resort: JSON with the request id
+        exception_handlers={HTTPException: http_exception_answer, 500: server_error_answer},
+    )
     app.state.container = container
     return app

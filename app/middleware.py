@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logging import log_keys
 from resolvers import metrics
+from schema.error_answers import PAYLOAD_TOO_LARGE, request_id_in, send_error
 from schema.metrics import operation_of
 
 # API Gateway's HTTP API ids are base64 ("JKJaXmPLvHcESHA="): "=", "+" and "/" are sane too
@@ -149,7 +150,7 @@ class BodySizeLimit:
         limit = self.per_path.get(scope.get("path", ""), self.default)
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _too_large(send)
+                await _too_large(scope, send)
                 return
         seen = 0
         started = False
@@ -172,19 +173,14 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _too_large(send)
+                await _too_large(scope, send)
 
 
-async def _too_large(send: Send) -> None:
-    body = b'{"errors":[{"message":"request body too large","extensions":{"code":"BAD_REQUEST"}}]}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+async def _too_large(scope: Scope, send: Send) -> None:
+    await send_error(
+        send,
+        "request body too large",
+        status=413,
+        code=PAYLOAD_TOO_LARGE,
+        request_id=request_id_in(scope),
     )
-    await send({"type": "http.response.body", "body": body})

@@ -10,12 +10,15 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.outbox import MAX_ATTEMPTS
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
+# the storefront's origins the browser may call the API from, when CORS_ALLOWED_ORIGINS is unset
+# outside production (the local stack serves the storefront itself)
+LOCAL_CORS_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 
 def normalise_database_url(url: str) -> str:
@@ -104,8 +107,10 @@ class Settings(BaseSettings):
     # Outbox: a message whose delivery failed this many times is parked (the dead letter)
     outbox_max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=1000)
 
-    # GraphQL
-    graphiql_enabled: bool = True
+    # GraphQL. GraphiQL and introspection: unset = on locally, off in production (an explicit
+    # true is allowed there, and logged at start-up)
+    graphiql_enabled: bool | None = Field(default=None, validate_default=True)
+    introspection_enabled: bool | None = Field(default=None, validate_default=True)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=100)
     max_query_depth: int = Field(default=12, ge=1)
@@ -118,10 +123,21 @@ class Settings(BaseSettings):
     # (1,102 each, 100 DynamoDB queries): the issue's 30 of them (3,000 queries) ask 33,060.
     max_query_cost: int = Field(default=5_000, ge=1)
 
+    # Hardening (API.md "Protection"): the browser origins CORS allows (comma-separated; unset
+    # outside production: the local storefront's), and how long a request may take before it
+    # answers 504 (a webhook's work after its answer is not counted)
+    cors_allowed_origins: str = ""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("graphiql_enabled", "introspection_enabled")
+    @classmethod
+    def _on_except_in_production(cls, value: bool | None, info: ValidationInfo) -> bool:
+        return value if value is not None else info.data.get("environment") != "production"
 
     @model_validator(mode="after")
     def _production_needs_its_secrets(self) -> Settings:
@@ -145,6 +161,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origins(self) -> list[str]:
+        origins = [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",")]
+        origins = [o for o in origins if o]
+        if not origins and self.environment != "production":
+            return list(LOCAL_CORS_ORIGINS)
+        return origins
 
     @property
     def client_ids(self) -> list[str]:
@@ -185,6 +209,25 @@ def _database_gaps(s: Settings) -> list[str]:
     return []
 
 
+def _cors_gaps(s: Settings) -> list[str]:
+    origins = s.cors_origins
+    if not origins:
+        return ["CORS_ALLOWED_ORIGINS is not set: list the storefront's https:// origins"]
+    if "*" in origins:
+        return ["CORS_ALLOWED_ORIGINS must not be '*' (CORS open to every site)"]
+    bad = [
+        o
+        for o in origins
+        if not o.startswith("https://") or _is_local_url(o) or urlsplit(o).path or "*" in o
+    ]
+    if bad:
+        return [
+            "CORS_ALLOWED_ORIGINS must list public https:// origins only (scheme and host, no "
+            "path): not " + ", ".join(bad)
+        ]
+    return []
+
+
 def production_gaps(s: Settings) -> list[str]:
     """What a production deployment lacks, in words (empty: nothing)."""
     if s.deploy_task == "migrate":
@@ -204,6 +247,9 @@ def production_gaps(s: Settings) -> list[str]:
         url = getattr(s, name)
         if not url.startswith("https://") or _is_local_url(url):
             gaps.append(f"{name.upper()} must be the site's public https:// URL")
+    gaps += _cors_gaps(s)
+    if s.database_echo:
+        gaps.append("DATABASE_ECHO is on: it would log every SQL statement and its values")
     return gaps
 
 

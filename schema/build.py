@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -56,13 +57,17 @@ def build_schema(
     max_depth: int = 12,
     max_cost: int = DEFAULT_MAX_QUERY_COST,
     default_page_size: int = DEFAULT_PAGE_SIZE,
+    introspection: bool = True,
 ) -> strawberry.Schema:
     """Built once per process. The validation rules are classes made here, once: the same
-    classes on every request are what lets ValidationCache answer a document it has seen."""
+    classes on every request are what lets ValidationCache answer a document it has seen.
+    Without ``introspection`` (production's default) ``__schema`` and ``__type`` are refused."""
     rules = [
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
     ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),  # a parse option, no rule
         lambda: ParserCache(maxsize=CACHE_SIZE),

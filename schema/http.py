@@ -15,7 +15,7 @@ from typing import Any
 
 from cross_web import HTTPException  # a declared dependency: Strawberry raises it
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -28,9 +28,13 @@ from domain.identity import Principal
 from resolvers import metrics
 from resolvers.deps import Deps
 from schema.context import Context
+from schema.error_answers import code_of_status, error_response
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-BAD_REQUEST = "BAD_REQUEST"
+# JSON nested deeper than this (body, GET variables or extensions) is refused with 400 before
+# anything walks it: GraphQL inputs need a handful of levels, recursion would need ~1000.
+MAX_JSON_DEPTH = 64
+TOO_DEEP = "request JSON is nested too deeply"
 
 # Who is calling, and why not when a token was sent but refused (composition root decides how).
 Identity = tuple[Principal | None, Unauthenticated | None]
@@ -40,6 +44,20 @@ def request_id_of(scope: Scope) -> str:
     state = scope.get("state") or {}
     request_id = state.get("request_id")
     return request_id if isinstance(request_id, str) else str(uuid.uuid4())
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests lists/objects deeper than ``limit``; no recursion."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth + 1 > limit:
+                return True
+            stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def _is_request_error(data: GraphQLHTTPResponse) -> bool:
@@ -61,11 +79,13 @@ class GraphQLApp(GraphQL[Context, None]):
         deps: Callable[[], Deps],
         identify: Callable[[Request], Identity],
         ide_html: str | None,
+        ide_csp: str | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide_html else None)
         self._deps = deps
         self._identify = identify
         self._ide_html = ide_html
+        self._ide_headers = {"content-security-policy": ide_csp} if ide_csp else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,12 +100,20 @@ class GraphQLApp(GraphQL[Context, None]):
 
     @staticmethod
     def _http_error(exc: HTTPException, *, request_id: str) -> Response:
-        metrics.record(metrics.ERRORS, code=BAD_REQUEST)
-        body = {
-            "errors": [{"message": exc.reason, "extensions": {"code": BAD_REQUEST}}],
-            "extensions": {"requestId": request_id},
-        }
-        return JSONResponse(body, status_code=exc.status_code)
+        code = code_of_status(exc.status_code)
+        metrics.record(metrics.ERRORS, code=code)
+        return error_response(exc.reason, status=exc.status_code, code=code, request_id=request_id)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry's parsing of the body and of GET's variables/extensions, bounded: JSON
+        nested too deeply is a 400, never a RecursionError (a bare 500)."""
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, TOO_DEEP) from None
+        if _nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise HTTPException(400, TOO_DEEP)
+        return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -111,7 +139,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return sub
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(self._ide_html or "")
+        return HTMLResponse(self._ide_html or "", headers=self._ide_headers)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -166,7 +165,6 @@ PATHS = st.sampled_from(["/graphql", "/graphql/", "/", "/nope", "/static/graphiq
 )
 
 
-@pytest.mark.xfail(reason="Starlette's 404/405 answer text/plain (the error answers land next)")
 @examples(200)
 @given(data=st.data())
 def test_graphql_http_layer_with_random_bytes_methods_and_headers(

@@ -27,7 +27,7 @@ async def test_too_many_aliases_tokens_or_bytes_are_refused(client: httpx.AsyncC
     assert "token" in body["errors"][0]["message"].lower()
     huge = await client.post("/graphql", json={"query": "{ offers { code } }", "x": "y" * 200_000})
     assert huge.status_code == 413
-    assert huge.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert huge.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     # GraphiQL's own introspection still works under the limits
     from graphql import get_introspection_query
 

@@ -243,14 +243,9 @@ async def test_an_oversized_body_answers_413_json_with_the_request_id_header(
     assert response.status_code == 413
     assert response.headers["x-request-id"] == "too-large-0001"
     [error] = response.json()["errors"]
-    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: app/middleware.py _too_large() answers 413 with a fixed body that has no "
-    "extensions.requestId (API.md: every error answer, 413 included, carries it)",
-)
 @pytest.mark.parametrize("how", ["content-length", "streamed"])
 async def test_an_oversized_body_answers_413_with_the_request_id_in_the_body(
     how: str, client: httpx.AsyncClient

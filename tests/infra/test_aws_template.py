@@ -46,6 +46,7 @@ NEEDED_IN_PRODUCTION: dict[str, str] = {
     "STOREFRONT_SUCCESS_URL": "where the callback sends a paid customer",
     "STOREFRONT_FAILURE_URL": "where the callback sends a customer whose payment failed",
     "GRAPHIQL_ENABLED": "its default is on; production turns it off",
+    "CORS_ALLOWED_ORIGINS": "the browser origins the API answers (the site's own by default)",
 }
 NEEDED_BY_THE_MIGRATION = {"ENVIRONMENT", "DEPLOY_TASK", "DATABASE_URL", "DATABASE_SECRET_ARN"}
 NEEDED_BY_THE_HOOK = {"ENVIRONMENT", "DEPLOY_TASK", "SMOKE_TEST_FUNCTION_ARN"}

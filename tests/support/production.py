@@ -62,5 +62,6 @@ def production_environment(env: dict[str, str], settings: Settings) -> dict[str,
             "PUBLIC_BASE_URL": SITE,
             "STOREFRONT_SUCCESS_URL": f"{SITE}/shop/checkout/success.html",
             "STOREFRONT_FAILURE_URL": f"{SITE}/shop/checkout/failure.html",
+            "CORS_ALLOWED_ORIGINS": SITE,
         }
     )

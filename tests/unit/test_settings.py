@@ -49,8 +49,7 @@ ARN = "arn:aws:secretsmanager:ap-south-1:123456789012:secret"
 SITE = "https://shop.example.in"
 # everything production needs; nothing here is ever connected to
 PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "graphiql_enabled": False,
+    "environment": "production",  # GraphiQL and introspection: off by default
     "database_url": "postgresql+asyncpg://storefront@proxy.internal:5432/storefront",
     "database_secret_arn": f"{ARN}:rds-master",
     "redis_url": "rediss://cache.internal:6379",
@@ -63,6 +62,7 @@ PRODUCTION: dict[str, object] = {
     "public_base_url": SITE,
     "storefront_success_url": f"{SITE}/shop/checkout/success.html",
     "storefront_failure_url": f"{SITE}/shop/checkout/failure.html",
+    "cors_allowed_origins": SITE,
 }
 
 
@@ -202,12 +202,54 @@ def test_bare_production_names_every_gap_at_once() -> None:
         ({"public_base_url": "http://shop.example.in"}, "PUBLIC_BASE_URL"),
         ({"storefront_success_url": "https://127.0.0.1:8000/ok"}, "STOREFRONT_SUCCESS_URL"),
         ({"storefront_failure_url": "https://localhost/failed"}, "STOREFRONT_FAILURE_URL"),
+        ({"cors_allowed_origins": ""}, "CORS_ALLOWED_ORIGINS is not set"),
+        ({"cors_allowed_origins": " , "}, "CORS_ALLOWED_ORIGINS is not set"),
+        ({"cors_allowed_origins": "*"}, "must not be '\\*'"),
+        ({"cors_allowed_origins": f"{SITE},*"}, "must not be '\\*'"),
+        ({"cors_allowed_origins": "http://shop.example.in"}, "not http://shop.example.in"),
+        ({"cors_allowed_origins": "https://localhost:8000"}, "public https:// origins only"),
+        ({"cors_allowed_origins": f"{SITE}/shop"}, "no path"),
+        ({"cors_allowed_origins": "https://*.example.in"}, "public https:// origins only"),
+        ({"database_echo": True}, "DATABASE_ECHO is on"),
     ],
 )
 def test_production_refuses_each_gap(change: dict[str, object], gap: str) -> None:
     with pytest.raises(ValidationError, match=gap) as caught:
         Settings(**(PRODUCTION | change))
     assert len(caught.value.errors()) == 1
+
+
+def test_cors_origins_are_a_list_and_default_to_the_local_storefront_outside_production() -> None:
+    several = Settings(**(PRODUCTION | {"cors_allowed_origins": f" {SITE}/, https://m.x.in "}))
+    assert several.cors_origins == [SITE, "https://m.x.in"]
+    for environment in ("local", "test"):
+        assert Settings(environment=environment).cors_origins == [
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+        ]
+    assert Settings(cors_allowed_origins="http://dev.test:3000").cors_origins == [
+        "http://dev.test:3000"
+    ]
+
+
+@pytest.mark.parametrize("name", ["graphiql_enabled", "introspection_enabled"])
+def test_graphiql_and_introspection_are_on_locally_and_off_in_production(name: str) -> None:
+    unset = {k: v for k, v in PRODUCTION.items() if k != name}
+    assert getattr(Settings(**unset), name) is False
+    assert getattr(Settings(**(unset | {name: True})), name) is True  # explicitly: allowed
+    for environment in ("local", "test"):
+        assert getattr(Settings(environment=environment), name) is True
+        assert getattr(Settings(environment=environment, **{name: False}), name) is False
+
+
+def test_the_request_timeout_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().request_timeout_seconds == 10.0
+    monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", "2.5")
+    assert Settings().request_timeout_seconds == 2.5
+    for refused in ("0", "-1", "1000"):
+        monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", refused)
+        with pytest.raises(ValidationError):
+            Settings()
 
 
 def test_a_database_url_with_its_own_login_needs_no_secret_and_secrets_are_not_printed() -> None:
@@ -282,6 +324,69 @@ async def test_graphiql_enabled_explicitly_is_served_in_production(tmp_path: Pat
     assert f"{GRAPHIQL_STATIC_URL}/" in got["ide"].text  # its assets come from the app
     assert got["asset"].status_code == 200
     assert got["post"].json()["data"] == {"__typename": "Query"}
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+async def production_answers(settings: Settings) -> dict[str, httpx.Response]:
+    container = with_secrets(Container(settings))
+    transport = httpx.ASGITransport(app=create_app(container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return {
+                "introspection": await http.post("/graphql", json={"query": INTROSPECTION}),
+                "type": await http.post(
+                    "/graphql", json={"query": '{ __type(name: "Query") { name } }'}
+                ),
+                "typename": await http.post("/graphql", json={"query": "{ __typename }"}),
+                "allowed": await http.options(
+                    "/graphql",
+                    headers={"origin": SITE, "access-control-request-method": "POST"},
+                ),
+                "local": await http.post(
+                    "/graphql",
+                    json={"query": "{ __typename }"},
+                    headers={"origin": "http://127.0.0.1:8000"},
+                ),
+            }
+    finally:
+        await container.aclose()
+
+
+async def test_production_refuses_introspection_but_answers_queries(tmp_path: Path) -> None:
+    got = await production_answers(production(tmp_path))
+    for name in ("introspection", "type"):
+        body = got[name].json()
+        assert body["data"] is None
+        assert "introspection has been disabled" in body["errors"][0]["message"], body
+        assert body["extensions"]["requestId"]
+    assert got["typename"].json()["data"] == {"__typename": "Query"}
+    # HSTS in production, on every answer
+    for answer in got.values():
+        assert answer.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    # CORS: the configured storefront only, never the local default
+    assert got["allowed"].headers["access-control-allow-origin"] == SITE
+    assert "access-control-allow-origin" not in got["local"].headers
+
+
+async def test_introspection_enabled_explicitly_works_in_production_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="app.main")
+    got = await production_answers(production(tmp_path, introspection_enabled=True))
+    assert got["introspection"].json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    assert "INTROSPECTION_ENABLED is on in production" in caplog.text
+    assert "GRAPHIQL_ENABLED" not in caplog.text
+
+
+async def test_locally_introspection_works_without_hsts(tmp_path: Path) -> None:
+    local = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/never-opened.db")
+    got = await production_answers(local)
+    assert got["introspection"].json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    assert "strict-transport-security" not in got["typename"].headers
+    assert got["local"].headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
 
 
 # --- real AWS or the emulator ------------------------------------------------------------------

@@ -173,7 +173,7 @@ async def test_without_its_secret_the_app_answers_503_in_json_with_the_request_i
     assert answer.headers["retry-after"] == "5"
     [error] = answer.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    assert error["extensions"]["requestId"] == answer.headers["x-request-id"]
+    assert answer.json()["extensions"]["requestId"] == answer.headers["x-request-id"]
     assert health.status_code == 200
 
 
