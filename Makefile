@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: package locks run test venv lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue
+.PHONY: package locks run test venv lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue encrypt-pii
 
 $(STAMP): requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -85,6 +85,11 @@ outbox-parked: venv
 
 outbox-requeue: venv
 	$(BIN)/python -m app.outbox_admin requeue $(OUTBOX_FILTERS)
+
+# Seal customer PII left in plain text by rows from before encryption (idempotent), on the
+# app's settings (DATABASE_URL, KMS_KEY_ID …); deploys and the local stack run it themselves.
+encrypt-pii: venv
+	$(BIN)/python -m app.encrypt_pii
 
 clean:
 	rm -rf $(VENV) build .devstack .pytest_cache .mypy_cache .ruff_cache

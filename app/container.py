@@ -21,6 +21,7 @@ from auth.verifier import CognitoJwtVerifier
 from datasources.aws import AwsClients
 from datasources.dynamodb.sales import DynamoSalesCounters
 from datasources.dynamodb.timeline import DynamoPaymentTimeline
+from datasources.kms.envelope import DropPii, KmsEnvelope, KmsPiiVault
 from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
 from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
 from datasources.postgres.engine import create_engine, create_session_factory
@@ -33,6 +34,7 @@ from domain.errors import Unauthenticated
 from domain.identity import Principal
 from domain.payment_ports import NotificationTopic
 from domain.payment_session import CheckoutConfig
+from domain.pii import PiiVault
 from domain.ports import OfferRepository
 from resolvers.deps import Deps, SystemClock
 
@@ -185,6 +187,23 @@ class Container:
         )
 
     @cached_property
+    def pii(self) -> PiiVault:
+        """Customer PII sealed with KMS_KEY_ID's data keys; without a key (never production)
+        it is not stored at all, never stored in plain text."""
+        s = self.settings
+        if not s.kms_key_id:
+            return DropPii()
+        return KmsPiiVault(
+            KmsEnvelope(
+                clients=self.aws,
+                key_id=s.kms_key_id,
+                max_age_seconds=s.pii_data_key_max_age_seconds,
+                max_uses=s.pii_data_key_max_uses,
+                max_customers=s.pii_data_key_cache_customers,
+            )
+        )
+
+    @cached_property
     def deps(self) -> Deps:
         return Deps(
             products=SqlProductRepository(self.sessions),
@@ -199,6 +218,7 @@ class Container:
             outbox=SqlOutbox(self.sessions),
             notifier=self.notifier,
             sales=DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table),
+            pii=self.pii,
             max_page_size=self.settings.max_page_size,
             outbox_max_attempts=self.settings.outbox_max_attempts,
         )

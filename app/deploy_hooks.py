@@ -3,8 +3,9 @@ pre-traffic check. Both are Lambda handlers of their own, in the gateway's VPC.
 
 * :func:`migrate` is a CloudFormation custom resource (``Custom::DatabaseMigration``) whose
   properties change with every published version, so every deploy runs it: it upgrades the
-  database to the code's head revision (idempotent; at the head nothing changes, and two at
-  once take turns on an advisory lock) and always answers CloudFormation, FAILED with the
+  database to the code's head revision and seals the PII rows still hold in plain text
+  (app/encrypt_pii.py; both idempotent: at the head nothing changes, and two at once take
+  turns on an advisory lock) and always answers CloudFormation, FAILED with the
   reason when it could not, so a failed migration rolls the stack back instead of hanging it.
   Deleting the stack keeps the data: Delete does nothing.
 * :func:`pre_traffic` is CodeDeploy's pre-traffic hook (after the migration: the template
@@ -34,14 +35,20 @@ SAFETY_MARGIN_MS = 5_000  # answer CloudFormation this long before the function'
 
 
 async def upgrade_database(settings: Settings) -> str:
-    """Migrate to the head revision; answers the revision the database is at afterwards."""
+    """Migrate to the head revision, then seal PII rows still hold in plain text
+    (app/encrypt_pii.py, idempotent); answers the revision the database is at afterwards."""
     from app.container import Container
+    from app.encrypt_pii import encrypt_pii
     from datasources.postgres import migrate as migrations
 
     container = Container(settings)
     try:
         await container.refresh_secrets()
         await migrations.upgrade(container.engine)
+        if settings.kms_key_id:  # production requires it; elsewhere there may be none
+            await encrypt_pii(container)
+        else:
+            logger.warning("KMS_KEY_ID is not set: plain customer PII left as it is")
         return await migrations.current_revision(container.engine) or "none"
     finally:
         await container.aclose()

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     dynamodb_table: str = "storefront-payments"  # timeline, sales counters
     sns_customer_topic_arn: str = ""
     sns_admin_topic_arn: str = ""
+    # KMS: customer PII (e-mail, phone) is sealed with data keys of this key (envelope
+    # encryption, the customer id as encryption context). Required in production; without
+    # it (local only) PII is not stored at all. Data keys are reused per customer for at
+    # most this long and this many values (and this many customers at once).
+    kms_key_id: str | None = None
+    pii_data_key_max_age_seconds: float = Field(default=300, gt=0, le=3600)
+    pii_data_key_max_uses: int = Field(default=100, ge=1, le=100_000)
+    pii_data_key_cache_customers: int = Field(default=1000, ge=1, le=100_000)
 
     # Cognito: the user pool whose tokens the API accepts. The issuer always names the real
     # AWS host (the emulator's tokens do too); the JWKS URL follows aws_endpoint_url when set.
@@ -228,13 +236,20 @@ def _cors_gaps(s: Settings) -> list[str]:
     return []
 
 
+def _kms_gaps(s: Settings) -> list[str]:
+    if not s.kms_key_id:
+        return ["KMS_KEY_ID is not set (customer PII is encrypted with it)"]
+    return []
+
+
 def production_gaps(s: Settings) -> list[str]:
     """What a production deployment lacks, in words (empty: nothing)."""
-    if s.deploy_task == "migrate":
-        return _database_gaps(s)
+    if s.deploy_task == "migrate":  # it also seals PII left plain (app/encrypt_pii.py)
+        return _database_gaps(s) + _kms_gaps(s)
     if s.deploy_task == "pre-traffic":
         return [] if s.smoke_test_function_arn else ["SMOKE_TEST_FUNCTION_ARN is not set"]
     gaps = _database_gaps(s)
+    gaps += _kms_gaps(s)
     if not s.redis_url:
         gaps.append("REDIS_URL is not set")
     if s.razorpay_secret_arn is None:

@@ -11,7 +11,8 @@ Checks, in order (the first failure wins; every failure is :class:`Unauthenticat
     issuer         iss == the configured issuer, exactly
     token_use      "access" -> client_id in client_ids; "id" -> aud in client_ids
     claims         sub and username (access) / cognito:username (id) are non-empty strings;
-                   email a string if present; cognito:groups a list of strings if present
+                   email and phone_number strings if present; cognito:groups a list of
+                   strings if present
 
 Messages name the failed check ("token expired", "unknown signing key") and never echo the
 token, a claim value or key material. The PyJWT/JWKS exception is chained as ``__cause__`` for
@@ -138,11 +139,18 @@ class CognitoJwtVerifier:
         email = claims.get("email")
         if email is not None and not isinstance(email, str):
             raise Unauthenticated("malformed token claim email")
+        phone = claims.get("phone_number")
+        if phone is not None and not isinstance(phone, str):
+            raise Unauthenticated("malformed token claim phone_number")
         groups = claims.get("cognito:groups", [])
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise Unauthenticated("malformed token claim cognito:groups")
         return Principal(
-            subject=subject, username=username, email=email or None, groups=frozenset(groups)
+            subject=subject,
+            username=username,
+            email=email or None,
+            phone_number=phone or None,
+            groups=frozenset(groups),
         )
 
 

@@ -96,7 +96,9 @@ class Notify:
     subject: str
     message: str
     amount: int = 0  # paise: what was paid or refunded
+    # the customer's contact, sealed (domain.pii): opened only when the message is sent
     email: str | None = None
+    contact: str | None = None
 
 
 class CountKind(StrEnum):

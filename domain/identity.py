@@ -36,6 +36,7 @@ class Principal:
     subject: str
     username: str
     email: str | None = None
+    phone_number: str | None = None  # E.164, from the ID token's phone_number claim
     groups: frozenset[str] = field(default_factory=frozenset)
 
     @property

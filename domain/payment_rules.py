@@ -68,6 +68,7 @@ from domain.payments import (
     merchant_date,
     payment_mismatch,
 )
+from domain.pii import redact
 from domain.pricing import UsageCounts
 from domain.refunds import Refund, RefundStatus, committed_total, processed_total
 
@@ -251,7 +252,7 @@ class _Draft:
                 at=self.now,
                 type=type_,
                 source=self.source,
-                detail=detail,
+                detail=redact(detail),  # the timeline never holds an e-mail or phone
             )
         )
 
@@ -266,6 +267,7 @@ class _Draft:
         amount: int = 0,
     ) -> None:
         session = self.session
+        customer = topic is NotificationTopic.CUSTOMER
         self.effects.append(
             Notify(
                 key=key,
@@ -276,7 +278,9 @@ class _Draft:
                 subject=subject,
                 message=message,
                 amount=amount,
-                email=session.customer_email,
+                # the customer's contact for the customer's message only (sealed as stored)
+                email=session.customer_email if customer else None,
+                contact=session.customer_contact if customer else None,
             )
         )
 

@@ -61,7 +61,9 @@ class SessionLine:
 class PaymentSession:
     id: str
     customer_id: str
+    # the customer's e-mail and phone, sealed (domain.pii: "pii:…") when a KMS key is set
     customer_email: str | None
+    customer_contact: str | None = None
     status: PaymentStatus
     currency: str
     subtotal: int

@@ -34,6 +34,7 @@ from domain.payment_session import (
     validate_idempotency_key,
 )
 from domain.payments import PaymentEventKind, PaymentStatus
+from domain.pii import PiiError
 from domain.ports import CheckoutTransaction
 from domain.pricing import MAX_CART_TOTAL
 from resolvers import metrics
@@ -60,6 +61,7 @@ async def create_session(
     expected_amount: int | None = None,
 ) -> PaymentSession:
     key = validate_idempotency_key(idempotency_key)
+    contact = await _sealed_contact(deps, principal)  # before the transaction: no KMS call in it
     async with deps.payments.checkout(customer_id=principal.subject, idempotency_key=key) as tx:
         existing = await tx.existing()
         if existing is None:
@@ -74,6 +76,7 @@ async def create_session(
                 tx,
                 principal=principal,
                 key=key,
+                contact=contact,
                 expected=expected_cart_version,
                 expected_amount=expected_amount,
                 cart=cart,
@@ -86,6 +89,19 @@ async def create_session(
     await record(deps, session.id, "session.created", "customer", f"amount {session.amount}")
     await record(deps, session.id, "order.created", "system", created.razorpay_order_id)
     return created
+
+
+async def _sealed_contact(deps: Deps, principal: Principal) -> tuple[str | None, str | None]:
+    """The caller's e-mail and phone sealed for storage (domain.pii). If they cannot be sealed
+    now (KMS unreachable) the session is stored without them, never with them in plain text:
+    the checkout goes on without a prefill, and its notifications without a contact."""
+    try:
+        email = await deps.pii.seal(principal.email, customer_id=principal.subject)
+        phone = await deps.pii.seal(principal.phone_number, customer_id=principal.subject)
+    except PiiError as exc:
+        logger.error("customer contact not stored: sealing failed: %s", exc.message)
+        return None, None
+    return email, phone
 
 
 async def _close_open_sessions(deps: Deps, tx: CheckoutTransaction) -> None:
@@ -118,6 +134,7 @@ async def _reserve_and_store(
     *,
     principal: Principal,
     key: str,
+    contact: tuple[str | None, str | None],
     expected: int | None,
     expected_amount: int | None,
     cart: Cart,
@@ -175,7 +192,8 @@ async def _reserve_and_store(
     session = PaymentSession(
         id=str(uuid.uuid4()),
         customer_id=principal.subject,
-        customer_email=principal.email,
+        customer_email=contact[0],
+        customer_contact=contact[1],
         status=PaymentStatus.CREATED,
         currency=deps.checkout.currency,
         subtotal=view.priced.subtotal,

@@ -13,6 +13,7 @@ from domain.payment_ports import (
     SalesCounters,
 )
 from domain.payment_session import CheckoutConfig
+from domain.pii import PiiVault
 from domain.ports import (
     CartRepository,
     Clock,
@@ -43,5 +44,6 @@ class Deps:
     outbox: Outbox
     notifier: Notifier
     sales: SalesCounters
+    pii: PiiVault  # seals the customer's e-mail and phone; opens them for owner, admin, sends
     max_page_size: int = 100
     outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked

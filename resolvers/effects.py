@@ -81,8 +81,12 @@ async def _notify(deps: Deps, effect: Notify) -> None:
     }
     customer = effect.topic is NotificationTopic.CUSTOMER
     if customer:
+        # sealed in the outbox; opened here, at send time only (a KMS error is retried)
+        email = await deps.pii.open(effect.email, customer_id=effect.customer_id)
+        contact = await deps.pii.open(effect.contact, customer_id=effect.customer_id)
         body["customer_id"] = effect.customer_id
-        body["email"] = effect.email or ""
+        body["email"] = email or ""
+        body["contact"] = contact or ""
     await deps.notifier.publish(
         topic=effect.topic,
         subject=effect.subject,

@@ -26,6 +26,7 @@ from domain.gateway import GatewayPayment, PaymentGatewayError, PaymentGatewayRe
 from domain.payment_ports import PaymentPortError
 from domain.payment_rules import Decision, Event, decide, needs_availability
 from domain.payment_session import PaymentSession
+from domain.pii import redact
 from resolvers.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ async def record(
                 at=deps.clock.now(),
                 type=type_,
                 source=source,
-                detail=detail,
+                detail=redact(detail),
             )
     except PaymentPortError as exc:
         logger.error("timeline append failed for %s (%s): %s", session_id, type_, exc.message)

@@ -21,6 +21,7 @@ from domain.payment_ports import TimelineEntry
 from domain.payment_rules import Close, PaymentReported, mismatch_of
 from domain.payment_session import PaymentSession
 from domain.payments import PaymentEventKind, PaymentStatus, Refusal
+from domain.pii import PiiError
 from domain.signatures import checkout_signature_valid
 from resolvers.deps import Deps
 from resolvers.outbox import dispatch_inline
@@ -46,8 +47,29 @@ class CheckoutOptions:
     name: str
     description: str
     callback_url: str
-    prefill_email: str | None
-    prefill_contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefill:
+    """The customer's e-mail and phone for Razorpay Checkout's prefill, in plain text."""
+
+    email: str | None = None
+    contact: str | None = None
+
+
+async def prefill(deps: Deps, *, principal: Principal | None, session: PaymentSession) -> Prefill:
+    """The session's contact, opened only for its owner or an admin (anyone else: nothing). A
+    value that cannot be opened (KMS unreachable, tampered with) is left out and logged."""
+    if principal is None or _visible(session, principal) is None:
+        return Prefill()
+    try:
+        return Prefill(
+            email=await deps.pii.open(session.customer_email, customer_id=session.customer_id),
+            contact=await deps.pii.open(session.customer_contact, customer_id=session.customer_id),
+        )
+    except PiiError as exc:
+        logger.error("prefill of session %s not opened: %s", session.id, exc.message)
+        return Prefill()
 
 
 def checkout_options(deps: Deps, session: PaymentSession) -> CheckoutOptions:
@@ -60,7 +82,6 @@ def checkout_options(deps: Deps, session: PaymentSession) -> CheckoutOptions:
         name=deps.checkout.merchant_name,
         description=f"{units} item{'s' if units != 1 else ''}, order {session.id[:8]}",
         callback_url=deps.checkout.callback_url,
-        prefill_email=session.customer_email,
     )
 
 

@@ -41,8 +41,15 @@ class CheckoutOptions:
     name: str
     description: str
     callback_url: str
-    prefill_email: str | None
-    prefill_contact: str | None
+    entity: strawberry.Private[SessionEntity]
+
+    @strawberry.field(description="The customer's e-mail: for the session's owner or an admin.")
+    async def prefill_email(self, info: Info[Context, None]) -> str | None:
+        return (await info.context.loaders.prefill_by_session.load(self.entity)).email
+
+    @strawberry.field(description="The customer's phone: for the session's owner or an admin.")
+    async def prefill_contact(self, info: Info[Context, None]) -> str | None:
+        return (await info.context.loaders.prefill_by_session.load(self.entity)).contact
 
 
 @strawberry.type
@@ -151,8 +158,7 @@ class PaymentSession:
                 name=options.name,
                 description=options.description,
                 callback_url=options.callback_url,
-                prefill_email=options.prefill_email,
-                prefill_contact=options.prefill_contact,
+                entity=session,
             ),
             created_at=session.created_at,
             expires_at=session.expires_at,

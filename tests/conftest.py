@@ -21,7 +21,7 @@ from app.container import Container
 from app.settings import Settings
 from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import start_emulator
+from infra.local.emulator import provision_kms_key, start_emulator
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from tests.support.services import free_port, postgres_server_url, redis_server_url
@@ -97,6 +97,13 @@ def aws_endpoint_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+async def kms_key_id(aws_endpoint_url: str) -> str:
+    """The emulator's PII key (``alias/storefront-pii``, as the local stack makes it): every
+    app in the run seals customer PII with it."""
+    return await provision_kms_key(endpoint_url=aws_endpoint_url, region=REGION)
+
+
+@pytest.fixture(scope="session")
 def cognito(aws_endpoint_url: str) -> CognitoStack:
     """A user pool in the emulator with the demo users (asha, ravi; admin in group admin)."""
     return provision_cognito(endpoint_url=aws_endpoint_url, region=REGION)
@@ -132,6 +139,7 @@ def base_settings(
     aws_endpoint_url: str,
     cognito: CognitoStack,
     razorpay_sandbox: SandboxServer,
+    kms_key_id: str,
 ) -> Settings:
     """What every app in the run shares; database, table and topics are filled in per owner.
     Every endpoint is on loopback: the emulator, the sandbox, PostgreSQL and Redis."""
@@ -141,6 +149,7 @@ def base_settings(
         redis_url=redis_url,
         aws_endpoint_url=aws_endpoint_url,
         aws_region=REGION,
+        kms_key_id=kms_key_id,
         cognito_user_pool_id=cognito.user_pool_id,
         cognito_client_ids=cognito.client_id,
         razorpay_key_id=RAZORPAY_KEY_ID,

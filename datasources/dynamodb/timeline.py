@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from datasources.aws import ClientFactory
 from datasources.dynamodb.table import error_code, get_s, key, s, translate_errors
 from domain.payment_ports import RecordStoreError, TimelineEntry
+from domain.pii import redact
 
 SORT_PREFIX: Final = "TL#"
 MARKER_PREFIX: Final = "TLID#"
@@ -98,6 +99,7 @@ class DynamoPaymentTimeline:
         detail: str | None = None,
         entry_id: str | None = None,
     ) -> TimelineEntry:
+        detail = redact(detail)  # never an e-mail or phone in the timeline (domain.pii)
         if detail is not None and len(detail) > MAX_DETAIL_CHARS:
             detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
         pk = session_pk(session_id)

@@ -123,6 +123,7 @@ class SqlCheckout:
                 id=session_id,
                 customer_id=session.customer_id,
                 customer_email=session.customer_email,
+                customer_contact=session.customer_contact,
                 status=session.status.value,
                 currency=session.currency,
                 subtotal_paise=session.subtotal,

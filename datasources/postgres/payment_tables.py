@@ -57,7 +57,9 @@ class PaymentSessionRow(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     customer_id: str = Field(max_length=128, nullable=False)
+    # sealed (domain.pii, "pii:…"): KMS envelope encryption, the customer id as context
     customer_email: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    customer_contact: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(max_length=24, nullable=False)
     currency: str = Field(max_length=3, nullable=False)
     subtotal_paise: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -24,6 +24,7 @@ def session_from_rows(
         id=str(row.id),
         customer_id=row.customer_id,
         customer_email=row.customer_email,
+        customer_contact=row.customer_contact,
         status=PaymentStatus(row.status),
         currency=row.currency,
         subtotal=row.subtotal_paise,

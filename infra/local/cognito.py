@@ -24,12 +24,13 @@ class DemoUser:
     password: str
     email: str
     groups: list[str] = field(default_factory=list)
+    phone_number: str | None = None  # E.164; in the ID token (Checkout's prefill contact)
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser("asha", "Asha-demo-2026!", "asha@example.com"),
-    DemoUser("ravi", "Ravi-demo-2026!", "ravi@example.com"),
-    DemoUser("admin", "Admin-demo-2026!", "admin@example.com", [ADMIN_GROUP]),
+    DemoUser("asha", "Asha-demo-2026!", "asha@example.com", phone_number="+919900000001"),
+    DemoUser("ravi", "Ravi-demo-2026!", "ravi@example.com", phone_number="+919900000002"),
+    DemoUser("admin", "Admin-demo-2026!", "admin@example.com", [ADMIN_GROUP], "+919900000003"),
 )
 
 
@@ -73,7 +74,7 @@ def provision(
         ClientName="storefront-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        ReadAttributes=["email"],
+        ReadAttributes=["email", "phone_number"],
     )["UserPoolClient"]["ClientId"]
     idp.create_group(UserPoolId=pool, GroupName=ADMIN_GROUP)
     for user in users:
@@ -90,6 +91,14 @@ def add_user(*, endpoint_url: str, region: str, pool_id: str, user: DemoUser) ->
         UserAttributes=[
             {"Name": "email", "Value": user.email},
             {"Name": "email_verified", "Value": "true"},
+            *(
+                [
+                    {"Name": "phone_number", "Value": user.phone_number},
+                    {"Name": "phone_number_verified", "Value": "true"},
+                ]
+                if user.phone_number
+                else []
+            ),
         ],
         MessageAction="SUPPRESS",
     )

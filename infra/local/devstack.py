@@ -20,13 +20,19 @@ from typing import Any
 import uvicorn
 
 from app.container import Container
+from app.encrypt_pii import encrypt_pii
 from app.jobs import run_scheduled
 from app.main import create_app
 from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local.cognito import provision as provision_cognito
-from infra.local.emulator import provision_secret, provision_topics, start_emulator
+from infra.local.emulator import (
+    provision_kms_key,
+    provision_secret,
+    provision_topics,
+    start_emulator,
+)
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
 
@@ -102,7 +108,10 @@ async def serve(args: argparse.Namespace) -> None:
                 "webhook_secret_previous": "",
             },
         )
+        # customer PII is sealed with this key's data keys, as in production
+        kms_key_id = await provision_kms_key(endpoint_url=aws_url, region=base.aws_region)
         overrides: dict[str, Any] = {
+            "kms_key_id": kms_key_id,
             "aws_endpoint_url": aws_url,
             "cognito_user_pool_id": cognito.user_pool_id,
             "cognito_client_ids": cognito.client_id,
@@ -118,6 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
         settings = Settings.model_validate(base.model_dump() | overrides)
         container = Container(settings)
         await migrate.upgrade(container.engine)
+        await encrypt_pii(container)  # rows from before PII encryption (idempotent)
         await seed_catalog(container.sessions)
         await ensure_table(container.aws, table_name=settings.dynamodb_table)
         stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
@@ -128,6 +138,7 @@ async def serve(args: argparse.Namespace) -> None:
             "admin_queue_url": topics["admin_queue"],
         }
         stack["secrets"] = {"razorpay": razorpay_secret}
+        stack["kms_key_id"] = kms_key_id
         stack["razorpay"] = {
             "base_url": razorpay_url,
             "key_id": DEMO_KEY_ID,

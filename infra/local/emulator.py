@@ -184,6 +184,28 @@ async def provision_secret(
         await clients.aclose()
 
 
+PII_KEY_ALIAS = "alias/storefront-pii"
+
+
+async def provision_kms_key(*, endpoint_url: str, region: str, alias: str = PII_KEY_ALIAS) -> str:
+    """A symmetric KMS key in the emulator for PII envelope encryption, named ``alias`` (the
+    existing one when the alias is taken); answers its ARN (``KMS_KEY_ID``)."""
+    from datasources.aws import AwsClients
+
+    clients = AwsClients(region=region, endpoint_url=endpoint_url)
+    try:
+        kms = await clients.client("kms")
+        try:
+            return str((await kms.describe_key(KeyId=alias))["KeyMetadata"]["Arn"])
+        except kms.exceptions.NotFoundException:
+            pass
+        key = (await kms.create_key(Description="storefront customer PII (local)"))["KeyMetadata"]
+        await kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        return str(key["Arn"])
+    finally:
+        await clients.aclose()
+
+
 class EmulatorProcess:
     """The emulator in a process of its own (``python -m infra.local.emulator``): under load it
     must not share a GIL with the app it serves, or its answers stall behind the app's work

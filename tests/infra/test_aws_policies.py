@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from datasources.kms.envelope import CONTEXT_KEY
 from tests.support.cfn import (
     PIPELINE_TEMPLATE,
     ROOT,
@@ -227,6 +228,7 @@ def test_the_helper_functions_are_granted_only_their_calls() -> None:
     assert _granted(roles["MigrationFunctionRole"]) == {
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        "kms:GenerateDataKey",  # app/encrypt_pii.py seals PII left plain
     }
     assert _granted(roles["PreTrafficHookFunctionRole"]) == {
         "lambda:InvokeFunction",
@@ -241,3 +243,22 @@ def test_the_dynamodb_endpoint_allows_the_same_calls_on_the_table_only() -> None
     [table_statement] = [s for s in gateway if s.get("Sid") == "PaymentRecords"]
     assert set(statement["Action"]) == set(table_statement["Action"])
     assert statement["Resource"] == {"Fn::GetAtt": ["PaymentTimelineTable", "Arn"]}
+
+
+def test_pii_data_keys_are_bound_to_a_customer() -> None:
+    """The functions call KMS themselves only for data keys whose encryption context is the
+    customer id (datasources/kms/envelope.py); every other use of the key is a service's."""
+    resources = read_template(TEMPLATE)["Resources"]
+    for function in ("GatewayFunction", "MigrationFunction"):
+        statements = resources[function]["Properties"]["Policies"][0]["Statement"]
+        [pii] = [s for s in statements if s.get("Sid") == "PiiEnvelope"]
+        assert set(as_list(pii["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey"}
+        assert pii["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+        assert pii["Condition"] == {
+            "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": [CONTEXT_KEY]},
+            "Null": {"kms:EncryptionContextKeys": "false"},
+        }
+        for statement in statements:
+            actions = set(as_list(statement["Action"]))
+            if statement is not pii and actions & {"kms:Decrypt", "kms:GenerateDataKey"}:
+                assert "kms:ViaService" in statement["Condition"]["StringEquals"], function

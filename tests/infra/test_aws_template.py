@@ -38,6 +38,7 @@ NEEDED_IN_PRODUCTION: dict[str, str] = {
     "DYNAMODB_TABLE": "the payment timeline and sales counters",
     "SNS_CUSTOMER_TOPIC_ARN": "customer notifications",
     "SNS_ADMIN_TOPIC_ARN": "admin notifications",
+    "KMS_KEY_ID": "customer PII envelope encryption (e-mail, phone)",
     "COGNITO_USER_POOL_ID": "the issuer and JWKS of the tokens the API accepts",
     "COGNITO_CLIENT_IDS": "the audiences the API accepts",
     "RAZORPAY_SECRET_ARN": "Razorpay's keys and webhook secrets (current and previous)",
@@ -48,7 +49,13 @@ NEEDED_IN_PRODUCTION: dict[str, str] = {
     "GRAPHIQL_ENABLED": "its default is on; production turns it off",
     "CORS_ALLOWED_ORIGINS": "the browser origins the API answers (the site's own by default)",
 }
-NEEDED_BY_THE_MIGRATION = {"ENVIRONMENT", "DEPLOY_TASK", "DATABASE_URL", "DATABASE_SECRET_ARN"}
+NEEDED_BY_THE_MIGRATION = {
+    "ENVIRONMENT",
+    "DEPLOY_TASK",
+    "DATABASE_URL",
+    "DATABASE_SECRET_ARN",
+    "KMS_KEY_ID",  # it seals PII left plain (app/encrypt_pii.py)
+}
 NEEDED_BY_THE_HOOK = {"ENVIRONMENT", "DEPLOY_TASK", "SMOKE_TEST_FUNCTION_ARN"}
 # set by the Lambda runtime; CloudFormation refuses a function that sets them
 RESERVED_BY_LAMBDA = {

@@ -7,6 +7,8 @@ fields (``deps.products.items``, ``deps.coupon_usage.uses``...) to arrange a sce
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from domain.cart import Cart
 from domain.catalog import Product, check_stock_on_hand
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.offers import Offer, normalise_code
+from domain.pii import SEALED_PREFIX, PiiError, is_sealed
 from domain.ports import ProductQuery
 from domain.pricing import UsageCounts
 from resolvers.deps import Deps
@@ -166,6 +169,25 @@ class FakeCouponUsage:
         )
 
 
+class FakePiiVault:
+    """Seals reversibly, bound to the customer (tests only: no secrecy, the shape and rules).
+    Plain (legacy) values open as they are; a value sealed for another customer does not."""
+
+    async def seal(self, value: str | None, *, customer_id: str) -> str | None:
+        if value is None or is_sealed(value):
+            return value
+        blob = json.dumps([customer_id, value]).encode()
+        return SEALED_PREFIX + base64.b64encode(blob).decode()
+
+    async def open(self, value: str | None, *, customer_id: str) -> str | None:
+        if value is None or not is_sealed(value):
+            return value
+        owner, plain = json.loads(base64.b64decode(value[len(SEALED_PREFIX) :]))
+        if owner != customer_id:
+            raise PiiError("sealed for another customer", retryable=False)
+        return str(plain)
+
+
 class Unwired:
     """A port this fake set does not provide: any use fails the test loudly."""
 
@@ -191,4 +213,5 @@ def fake_deps(*, products: Sequence[Product] = (), offers: Sequence[Offer] = ())
         outbox=Unwired("outbox"),  # type: ignore[arg-type]
         notifier=Unwired("notifier"),  # type: ignore[arg-type]
         sales=Unwired("sales"),  # type: ignore[arg-type]
+        pii=FakePiiVault(),
     )

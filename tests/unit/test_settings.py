@@ -59,6 +59,7 @@ PRODUCTION: dict[str, object] = {
     "cognito_client_ids": "client0001",
     "sns_customer_topic_arn": "arn:aws:sns:ap-south-1:123456789012:customers",
     "sns_admin_topic_arn": "arn:aws:sns:ap-south-1:123456789012:admins",
+    "kms_key_id": "arn:aws:kms:ap-south-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
     "public_base_url": SITE,
     "storefront_success_url": f"{SITE}/shop/checkout/success.html",
     "storefront_failure_url": f"{SITE}/shop/checkout/failure.html",
@@ -183,6 +184,7 @@ def test_bare_production_names_every_gap_at_once() -> None:
         "RAZORPAY_SECRET_ARN is not set",
         "COGNITO_USER_POOL_ID and COGNITO_CLIENT_IDS",
         "SNS_CUSTOMER_TOPIC_ARN and SNS_ADMIN_TOPIC_ARN",
+        "KMS_KEY_ID is not set",
         "PUBLIC_BASE_URL must be the site's public https:// URL",
         "STOREFRONT_SUCCESS_URL",
         "STOREFRONT_FAILURE_URL",
@@ -199,6 +201,7 @@ def test_bare_production_names_every_gap_at_once() -> None:
         ({"redis_url": None}, "REDIS_URL"),
         ({"cognito_client_ids": ""}, "COGNITO_CLIENT_IDS"),
         ({"sns_admin_topic_arn": ""}, "SNS_ADMIN_TOPIC_ARN"),
+        ({"kms_key_id": None}, "KMS_KEY_ID"),
         ({"public_base_url": "http://shop.example.in"}, "PUBLIC_BASE_URL"),
         ({"storefront_success_url": "https://127.0.0.1:8000/ok"}, "STOREFRONT_SUCCESS_URL"),
         ({"storefront_failure_url": "https://localhost/failed"}, "STOREFRONT_FAILURE_URL"),
@@ -263,10 +266,13 @@ def test_a_database_url_with_its_own_login_needs_no_secret_and_secrets_are_not_p
 
 def test_a_deploys_own_functions_need_only_their_part() -> None:
     bare = {"environment": "production"}
-    database = {k: PRODUCTION[k] for k in ("database_url", "database_secret_arn")}
+    # the migration also seals PII left plain (app/encrypt_pii.py): it needs the key too
+    database = {k: PRODUCTION[k] for k in ("database_url", "database_secret_arn", "kms_key_id")}
     assert Settings(**bare, deploy_task="migrate", **database).deploy_task == "migrate"
     with pytest.raises(ValidationError, match="SQLite"):
         Settings(**bare, deploy_task="migrate")
+    with pytest.raises(ValidationError, match="KMS_KEY_ID"):
+        Settings(**bare, deploy_task="migrate", **(database | {"kms_key_id": None}))
     arn = "arn:aws:lambda:ap-south-1:123456789012:function:gateway:7"
     assert Settings(**bare, deploy_task="pre-traffic", smoke_test_function_arn=arn)
     with pytest.raises(ValidationError, match="SMOKE_TEST_FUNCTION_ARN"):
