@@ -26,6 +26,7 @@ from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_html
 from app.logging import configure_logging
 from app.metrics import configure_metrics
 from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
+from app.rate_limits import ClientAddress
 from app.secrets import SecretsNotReady
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
@@ -186,6 +187,13 @@ def create_app(container: Container | None = None) -> Starlette:
                 "/webhooks/razorpay": "razorpay_webhook",
                 "/payments/razorpay/callback": "razorpay_callback",
             },
+        ),
+        # the client's address for the rate limits (GraphQL charges them in its view), and the
+        # callback route's limit
+        Middleware(
+            ClientAddress,
+            trusted=settings.trusted_proxy_networks,
+            deps=lambda: container.deps,
         ),
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}

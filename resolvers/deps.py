@@ -22,6 +22,7 @@ from domain.ports import (
     PaymentSessionRepository,
     ProductRepository,
 )
+from domain.rate_limits import RateLimiter
 
 
 class SystemClock:
@@ -45,3 +46,4 @@ class Deps:
     sales: SalesCounters
     max_page_size: int = 100
     outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked
+    rate_limiter: RateLimiter | None = None  # None: rate limits off (RATE_LIMITS_ENABLED=false)
