@@ -44,6 +44,8 @@ def parse_address(text: str) -> IPAddress | None:
     An IPv4-mapped IPv6 address is its IPv4 address."""
     value = text.strip()
     if value.startswith("["):  # [v6] or [v6]:port
+        if "]" not in value:
+            return None
         value = value[1:].split("]", 1)[0]
     elif value.count(":") == 1:  # v4:port
         value = value.split(":", 1)[0]

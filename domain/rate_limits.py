@@ -8,8 +8,8 @@ Buckets (each counted per caller over a moving window; the figures are settings)
   request (every alias counts), per user and per IP: checkouts and coupon guessing;
 * ``callback``: the anonymous ``POST /payments/razorpay/callback``, per IP.
 
-A request is charged to all its buckets at once; it is refused when any of them is full, and
-a refused bucket takes nothing (all of a request's cost or none of it).
+A request is charged to all its buckets at once; it is refused when any of them lacks room
+for its cost, and a refused request takes nothing from any bucket (all of it or none).
 """
 
 from __future__ import annotations

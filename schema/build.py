@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
@@ -38,7 +39,11 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2_000
 
 
-def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int = 12, max_batch_operations: int | None = None
+) -> strawberry.Schema:
+    """``max_batch_operations``: accept a JSON list of operations in one request, at most
+    that many (None: batching off, a list answers 400)."""
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -46,7 +51,12 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         OperationMetrics,  # before ErrorShaping: it sees the shaped errors
         ErrorShaping,
     ]
-    return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)
+    config = StrawberryConfig(
+        batching_config=None
+        if max_batch_operations is None
+        else {"max_operations": max_batch_operations}
+    )
+    return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def print_sdl() -> str:

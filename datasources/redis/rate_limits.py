@@ -100,22 +100,18 @@ class LimitsRateLimiter:
         return verdict
 
     async def _hit(self, limiter: MovingWindowRateLimiter, charges: Sequence[Charge]) -> Verdict:
-        items = [self._items[(c.bucket, c.subject)] for c in charges]
-        hits = await asyncio.gather(
-            *(
-                limiter.hit(item, c.bucket.value, c.subject.value, c.key, cost=c.cost)
-                for item, c in zip(items, charges, strict=True)
-            )
-        )
-        refused = [(item, c) for item, c, ok in zip(items, charges, hits, strict=True) if not ok]
+        """Every bucket tested first, then all hit: a request refused by one bucket takes
+        nothing from the others (two requests racing for a bucket's last room may still)."""
+        plan = [(self._items[(c.bucket, c.subject)], c) for c in charges]
+        fits = await asyncio.gather(*(limiter.test(i, *_ids(c), cost=c.cost) for i, c in plan))
+        if all(fits):
+            hits = await asyncio.gather(*(limiter.hit(i, *_ids(c), cost=c.cost) for i, c in plan))
+            refused = [(i, c) for (i, c), ok in zip(plan, hits, strict=True) if not ok]
+        else:
+            refused = [(i, c) for (i, c), ok in zip(plan, fits, strict=True) if not ok]
         if not refused:
             return ALLOWED
-        stats = await asyncio.gather(
-            *(
-                limiter.get_window_stats(item, c.bucket.value, c.subject.value, c.key)
-                for item, c in refused
-            )
-        )
+        stats = await asyncio.gather(*(limiter.get_window_stats(i, *_ids(c)) for i, c in refused))
         now = time.time()
         wait = max(retry_after_seconds(reset_at=s.reset_time, now=now) for s in stats)
         return Verdict(allowed=False, retry_after=wait)
@@ -123,3 +119,8 @@ class LimitsRateLimiter:
     async def aclose(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
+
+
+def _ids(charge: Charge) -> tuple[str, str, str]:
+    """The window's identifiers: ``LIMITER/<bucket>/<subject>/<key>/<amount>/<n>/<unit>``."""
+    return charge.bucket.value, charge.subject.value, charge.key
