@@ -29,6 +29,7 @@ from datasources.postgres.outbox import SqlOutbox
 from datasources.postgres.payments import SqlPaymentSessions
 from datasources.razorpay.gateway import RazorpayGateway
 from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
+from datasources.redis.rate_limits import LimitsRateLimiter
 from datasources.sns.notifier import SnsNotifier
 from domain.errors import Unauthenticated
 from domain.identity import Principal
@@ -36,6 +37,7 @@ from domain.payment_ports import NotificationTopic
 from domain.payment_session import CheckoutConfig
 from domain.pii import PiiVault
 from domain.ports import OfferRepository
+from domain.rate_limits import Bucket, Subject
 from resolvers.deps import Deps, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,26 @@ class Container:
         return RedisOfferCache(database, redis=self.redis, prefix=f"{self.cache_prefix}:offers:v1")
 
     @cached_property
+    def rate_limiter(self) -> LimitsRateLimiter | None:
+        """Moving windows in Redis (``<cache prefix>:ratelimit``), in process without it."""
+        s = self.settings
+        if not s.rate_limits_enabled:
+            return None
+        return LimitsRateLimiter(
+            policy={
+                (Bucket.REQUESTS, Subject.USER): s.rate_limit_principal,
+                (Bucket.REQUESTS, Subject.IP): s.rate_limit_ip,
+                (Bucket.PAYMENT_SESSION_CREATE, Subject.USER): s.rate_limit_payment_session_create,
+                (Bucket.PAYMENT_SESSION_CREATE, Subject.IP): s.rate_limit_payment_session_create,
+                (Bucket.COUPON_APPLY, Subject.USER): s.rate_limit_coupon_apply,
+                (Bucket.COUPON_APPLY, Subject.IP): s.rate_limit_coupon_apply,
+                (Bucket.CALLBACK, Subject.IP): s.rate_limit_callback,
+            },
+            redis_url=s.redis_url,
+            prefix=f"{self.cache_prefix}:ratelimit",
+        )
+
+    @cached_property
     def aws(self) -> AwsClients:
         return AwsClients(
             region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
@@ -221,6 +243,7 @@ class Container:
             pii=self.pii,
             max_page_size=self.settings.max_page_size,
             outbox_max_attempts=self.settings.outbox_max_attempts,
+            rate_limiter=self.rate_limiter,
         )
 
     async def readiness(self) -> dict[str, Any]:
@@ -253,6 +276,8 @@ class Container:
             await self.jwks.aclose()
         if "redis" in self.__dict__ and self.redis is not None:
             await self.redis.aclose()
+        if "rate_limiter" in self.__dict__ and self.rate_limiter is not None:
+            await self.rate_limiter.aclose()
         if "engine" in self.__dict__:
             await self.engine.dispose()
 

@@ -35,6 +35,7 @@ from app.guards import (
 from app.logging import configure_logging
 from app.metrics import configure_metrics
 from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
+from app.rate_limits import ClientAddress
 from app.secrets import SecretsNotReady
 from app.settings import Settings
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
@@ -42,6 +43,7 @@ from domain.effects import Effect
 from domain.webhooks import MAX_BODY_BYTES
 from resolvers import outbox, payments, webhooks
 from schema.build import build_schema
+from schema.cost import request_weight
 from schema.error_answers import SERVICE_UNAVAILABLE, error_response, request_id_in
 from schema.http import GraphQLApp, Identity
 
@@ -135,12 +137,19 @@ def create_app(container: Container | None = None) -> Starlette:
         return principal_of(request.user), auth_error_of(request.user)
 
     ide_html = graphiql_html(static_url=GRAPHIQL_STATIC_URL) if settings.graphiql_enabled else None
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_cost=settings.max_query_cost,
+        default_page_size=settings.default_page_size,
+        introspection=bool(settings.introspection_enabled),
+    )
     graphql = GraphQLApp(
-        build_schema(
-            max_depth=settings.max_query_depth,
-            max_cost=settings.max_query_cost,
+        schema,
+        # the rate limits count a request by its query cost
+        request_cost=request_weight(
+            schema._schema,
             default_page_size=settings.default_page_size,
-            introspection=bool(settings.introspection_enabled),
+            limit=settings.max_query_cost,
         ),
         deps=lambda: container.deps,
         identify=identify,
@@ -225,6 +234,13 @@ def create_app(container: Container | None = None) -> Starlette:
         ),
         Middleware(ErrorBoundary),  # inside the metrics: they count its 500s
         Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+        # the client's address for the rate limits (GraphQL charges them in its view), and the
+        # callback route's limit
+        Middleware(
+            ClientAddress,
+            trusted=settings.trusted_proxy_networks,
+            deps=lambda: container.deps,
+        ),
         Middleware(FreshSecrets, container=container),
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}

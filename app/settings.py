@@ -10,9 +10,11 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.client_ip import IPNetwork, parse_networks
 from domain.outbox import MAX_ATTEMPTS
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///.devstack/storefront.db"
@@ -137,6 +139,23 @@ class Settings(BaseSettings):
     cors_allowed_origins: str = ""
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)
 
+    # Rate limits (moving windows in Redis; in process while it is down), in ``limits``'
+    # notation ("300/minute", "10 per second"). GraphQL requests by cost, per user and per IP
+    # (IPv6 by /64); the two mutations per occurrence (aliases count), per user and per IP;
+    # the anonymous checkout callback per IP.
+    rate_limits_enabled: bool = True
+    # in query cost (schema/cost.py): a catalog page of 50 products costs 153, a cart 24, a
+    # `{ __typename }` 1: a user may load ~130 catalog pages a minute, an address (NAT, an
+    # office) twice that; the costliest query allowed (5,000) four times a minute per user
+    rate_limit_principal: str = "20000/minute"
+    rate_limit_ip: str = "40000/minute"
+    rate_limit_payment_session_create: str = "10/minute"
+    rate_limit_coupon_apply: str = "20/minute"
+    rate_limit_callback: str = "30/minute"
+    # comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (in production
+    # CloudFront's origin-facing ranges); empty: the header is never read
+    trusted_proxies: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -146,6 +165,35 @@ class Settings(BaseSettings):
     @classmethod
     def _on_except_in_production(cls, value: bool | None, info: ValidationInfo) -> bool:
         return value if value is not None else info.data.get("environment") != "production"
+
+    @field_validator(
+        "rate_limit_principal",
+        "rate_limit_ip",
+        "rate_limit_payment_session_create",
+        "rate_limit_coupon_apply",
+        "rate_limit_callback",
+    )
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        try:
+            item = limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"not a rate limit ('300/minute', '10 per second'): {value!r}"
+            ) from exc
+        if item.amount < 1:
+            raise ValueError(f"a rate limit allows at least 1: {value!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _production_needs_its_secrets(self) -> Settings:

@@ -23,6 +23,7 @@ from domain.ports import (
     PaymentSessionRepository,
     ProductRepository,
 )
+from domain.rate_limits import RateLimiter
 
 
 class SystemClock:
@@ -47,3 +48,4 @@ class Deps:
     pii: PiiVault  # seals the customer's e-mail and phone; opens them for owner, admin, sends
     max_page_size: int = 100
     outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked
+    rate_limiter: RateLimiter | None = None  # None: rate limits off (RATE_LIMITS_ENABLED=false)

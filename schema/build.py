@@ -15,6 +15,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
@@ -58,10 +59,13 @@ def build_schema(
     max_cost: int = DEFAULT_MAX_QUERY_COST,
     default_page_size: int = DEFAULT_PAGE_SIZE,
     introspection: bool = True,
+    max_batch_operations: int | None = None,
 ) -> strawberry.Schema:
     """Built once per process. The validation rules are classes made here, once: the same
     classes on every request are what lets ValidationCache answer a document it has seen.
-    Without ``introspection`` (production's default) ``__schema`` and ``__type`` are refused."""
+    Without ``introspection`` (production's default) ``__schema`` and ``__type`` are refused.
+    ``max_batch_operations``: accept a JSON list of operations in one request, at most that
+    many (None: batching off, a list answers 400)."""
     rules = [
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
@@ -78,7 +82,12 @@ def build_schema(
         OperationMetrics,  # before ErrorShaping: it sees the shaped errors
         ErrorShaping,
     ]
-    return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions)
+    config = StrawberryConfig(
+        batching_config=None
+        if max_batch_operations is None
+        else {"max_operations": max_batch_operations}
+    )
+    return StorefrontSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def print_sdl() -> str:

@@ -13,7 +13,7 @@ it is refused with ``QUERY_TOO_COMPLEX``; either way the response carries
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -94,6 +94,29 @@ def query_cost(
         weights=weights,
     )
     return walk.selection_set(operation.selection_set, root, page=default_page_size)
+
+
+def request_weight(
+    schema: GraphQLSchema, *, default_page_size: int, limit: int
+) -> Callable[[DocumentNode, str | None, Mapping[str, Any] | None], int]:
+    """The rate limits' weight of a document (``schema.rate_limits.RequestCost``): its cost,
+    at least 1 (``{ __typename }`` costs 0 and still is a request) and at most ``limit`` (a
+    document over it is refused unrun: it costs its caller no more than the costliest one
+    allowed). Priced before validation: an invalid document weighs what it names."""
+
+    def weight(
+        document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None
+    ) -> int:
+        cost = query_cost(
+            schema,
+            document,
+            operation_name=operation_name,
+            variables=variables,
+            default_page_size=default_page_size,
+        )
+        return min(max(cost, 1), limit)
+
+    return weight
 
 
 class _Walk:

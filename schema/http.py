@@ -3,7 +3,10 @@
 * the context is built per request from the app's ``Deps`` (DataLoaders included);
 * every response, including HTTP-level failures, carries ``extensions.requestId``;
 * ``Accept: application/graphql-response+json`` gets that media type and the spec's status codes;
-* GraphiQL is served with assets from the app itself (works offline).
+* GraphiQL is served with assets from the app itself (works offline);
+* rate limits are charged once per HTTP request, before any operation runs (a batch is one
+  request): over a limit the whole request answers 429 with ``Retry-After``
+  (``schema/rate_limits.py``).
 """
 
 from __future__ import annotations
@@ -13,22 +16,25 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cross_web import HTTPException  # a declared dependency: Strawberry raises it
+from cross_web import AsyncHTTPRequestAdapter, HTTPException  # a declared dependency
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema import BaseSchema
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from domain.client_ip import CLIENT_IP_STATE_KEY, UNKNOWN_CLIENT
 from domain.errors import Unauthenticated
 from domain.identity import Principal
-from resolvers import metrics
+from domain.rate_limits import RateLimited
+from resolvers import metrics, rate_limits
 from resolvers.deps import Deps
 from schema.context import Context
-from schema.error_answers import code_of_status, error_response
+from schema.error_answers import code_of_status, error_body, error_response
+from schema.rate_limits import Operation, RequestCost, request_charge, unit_cost
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # JSON nested deeper than this (body, GET variables or extensions) is refused with 400 before
@@ -60,6 +66,12 @@ def _nested_deeper_than(value: object, limit: int) -> bool:
     return False
 
 
+def client_ip_of(scope: Scope) -> str:
+    """The client's rate-limit key, as the app's middleware found it."""
+    client_ip = (scope.get("state") or {}).get(CLIENT_IP_STATE_KEY)
+    return client_ip if isinstance(client_ip, str) else UNKNOWN_CLIENT
+
+
 def _is_request_error(data: GraphQLHTTPResponse) -> bool:
     """Parse/validation failures: no data, and errors that point at no field."""
     errors: list[Any] = list(data.get("errors") or [])
@@ -80,12 +92,14 @@ class GraphQLApp(GraphQL[Context, None]):
         identify: Callable[[Request], Identity],
         ide_html: str | None,
         ide_csp: str | None = None,
+        request_cost: RequestCost = unit_cost,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide_html else None)
         self._deps = deps
         self._identify = identify
         self._ide_html = ide_html
         self._ide_headers = {"content-security-policy": ide_csp} if ide_csp else {}
+        self._request_cost = request_cost
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +110,57 @@ class GraphQLApp(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:
             response = self._http_error(exc, request_id=request_id_of(scope))
+        except RateLimited as exc:
+            response = self._rate_limited(exc, request=request)
         await response(scope, receive, send)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """Charge the rate limits for the whole request first (raises :class:`RateLimited`)."""
+        if context.deps.rate_limiter is not None:
+            data = request_data if isinstance(request_data, list) else [request_data]
+            charge = request_charge(
+                (Operation(d.query, d.operation_name, d.variables) for d in data),
+                cost=self._request_cost,
+            )
+            await rate_limits.admit_graphql(
+                context.deps,
+                user=context.principal.subject if context.principal else None,
+                ip=client_ip_of(request.scope),
+                weight=charge.weight,
+                mutations=charge.mutations,
+            )
+        return await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+
+    @staticmethod
+    def _rate_limited(exc: RateLimited, *, request: Request) -> Response:
+        refusal = error_body(
+            exc.message,
+            code=exc.code.value,
+            request_id=request_id_of(request.scope),
+            extensions={"retryAfter": exc.retry_after},
+        )
+        wants = GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
+        return JSONResponse(
+            {"data": None, **refusal},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+            media_type=GRAPHQL_RESPONSE_JSON if wants else None,
+        )
 
     @staticmethod
     def _http_error(exc: HTTPException, *, request_id: str) -> Response:

@@ -51,6 +51,14 @@ __all__ = [
     "bearer",
 ]
 
+TEST_RATE_LIMITS = {
+    "rate_limit_principal": "100000000/minute",  # in query cost
+    "rate_limit_ip": "100000000/minute",
+    "rate_limit_payment_session_create": "10000/minute",
+    "rate_limit_coupon_apply": "10000/minute",
+    "rate_limit_callback": "10000/minute",
+}
+
 # Dummy credentials: every AWS client in tests talks to the emulator on loopback.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -158,6 +166,9 @@ def base_settings(
         razorpay_base_url=razorpay_sandbox.base_url,
         razorpay_timeout_seconds=3.0,
         log_level="WARNING",
+        # limits stay on (every request goes through them) but far above what a test module
+        # sends from 127.0.0.1; tests/graphql/test_rate_limits.py sets its own low figures
+        **TEST_RATE_LIMITS,
     )
 
 

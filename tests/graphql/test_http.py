@@ -92,13 +92,19 @@ async def test_malformed_bodies_get_a_typed_error_not_a_crash(client: httpx.Asyn
 
 async def test_deep_queries_are_refused(settings: Settings, container: Container) -> None:
     shallow = Container(settings.model_copy(update={"max_query_depth": 4}))
-    shallow.__dict__["engine"] = container.engine  # share the run's pool; nothing to close
+    shallow.__dict__["engine"] = container.engine  # share the run's pool
     app = create_app(shallow)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        ok = await c.post("/graphql", json={"query": "{ products { edges { node { sku } } } }"})
-        deep = await c.post(
-            "/graphql",
-            json={"query": "{ products { edges { node { offers { flat { amount } } } } } }"},
-        )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            ok = await c.post("/graphql", json={"query": "{ products { edges { node { sku } } } }"})
+            deep = await c.post(
+                "/graphql",
+                json={"query": "{ products { edges { node { offers { flat { amount } } } } } }"},
+            )
+    finally:
+        del shallow.__dict__["engine"]  # the run's: not closed here
+        await shallow.aclose()  # what it opened itself (the rate limits' Redis connections)
     assert "errors" not in ok.json()
     assert "exceeds maximum operation depth of 4" in deep.json()["errors"][0]["message"]

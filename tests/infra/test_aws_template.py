@@ -156,6 +156,23 @@ def test_the_gateway_gets_every_setting_production_needs(template: dict[str, Any
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "StorefrontGateway"
 
 
+def test_the_rate_limits_are_parameters(template: dict[str, Any]) -> None:
+    """CloudFront's ranges are the operator's to set (they change); no proxy is trusted by
+    default, so nobody's X-Forwarded-For is believed until they are."""
+    env = function_environment(template, "GatewayFunction")
+    parameters = template["Parameters"]
+    assert env["TRUSTED_PROXIES"] == {"Ref": "TrustedProxies"}
+    assert parameters["TrustedProxies"]["Default"] == ""
+    assert "CloudFront" in parameters["TrustedProxies"]["Description"]
+    for variable, parameter in (
+        ("RATE_LIMIT_PRINCIPAL", "RateLimitPrincipal"),
+        ("RATE_LIMIT_IP", "RateLimitIp"),
+    ):
+        assert env[variable] == {"Ref": parameter}
+        default = parameters[parameter]["Default"]
+        assert getattr(Settings(), variable.lower()) == default
+
+
 def test_the_helpers_get_what_they_need(template: dict[str, Any]) -> None:
     assert set(function_environment(template, "MigrationFunction")) >= NEEDED_BY_THE_MIGRATION
     hook = function_environment(template, "PreTrafficHookFunction")

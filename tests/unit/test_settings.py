@@ -290,7 +290,8 @@ def test_other_environments_start_without_any_of_it() -> None:
 
 
 async def answers(settings: Settings) -> dict[str, httpx.Response]:
-    container = with_secrets(Container(settings))
+    # no I/O here: the rate limits would reach for production's Redis (cache.internal)
+    container = with_secrets(Container(settings.model_copy(update={"rate_limits_enabled": False})))
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
     try:
@@ -336,7 +337,8 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
 async def production_answers(settings: Settings) -> dict[str, httpx.Response]:
-    container = with_secrets(Container(settings))
+    # rate limits off: they would look up production's Redis host (tests stay on loopback)
+    container = with_secrets(Container(settings.model_copy(update={"rate_limits_enabled": False})))
     transport = httpx.ASGITransport(app=create_app(container))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
