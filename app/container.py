@@ -141,7 +141,7 @@ class Container:
 
     @cached_property
     def rate_limiter(self) -> LimitsRateLimiter | None:
-        """Moving windows in Redis (``<cache prefix>:ratelimit``), in process without it."""
+        """Sliding windows in Redis (``<cache prefix>:ratelimit``), in process without it."""
         s = self.settings
         if not s.rate_limits_enabled:
             return None

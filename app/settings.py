@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     cors_allowed_origins: str = ""
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)
 
-    # Rate limits (moving windows in Redis; in process while it is down), in ``limits``'
+    # Rate limits (sliding windows in Redis; in process while it is down), in ``limits``'
     # notation ("300/minute", "10 per second"). GraphQL requests by cost, per user and per IP
     # (IPv6 by /64); the two mutations per occurrence (aliases count), per user and per IP;
     # the anonymous checkout callback per IP.

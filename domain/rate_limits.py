@@ -1,6 +1,6 @@
 """Rate limits: which buckets a request is charged to, and what a refusal says. Pure.
 
-Buckets (each counted per caller over a moving window; the figures are settings):
+Buckets (each counted per caller over a sliding window; the figures are settings):
 
 * ``requests``: every GraphQL request, weighted by its cost (1 until query cost plugs in),
   per signed-in user and per client IP;

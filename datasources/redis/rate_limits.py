@@ -1,4 +1,4 @@
-"""Rate limits over ``limits``: moving windows in Redis, in-process while Redis is down.
+"""Rate limits over ``limits``: sliding window counters in Redis, in-process while Redis is down.
 
 Every instance shares the Redis windows (keys ``<prefix>:LIMITER/<bucket>/<subject>/<key>/…``).
 When Redis fails (its own client: short timeouts, no retries, so a dead Redis costs a request
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -35,7 +35,9 @@ def parse_policy(policy: Policy) -> dict[tuple[Bucket, Subject], RateLimitItem]:
 
 
 class LimitsRateLimiter:
-    """:class:`domain.rate_limits.RateLimiter` over ``limits``' moving-window strategy."""
+    """:class:`domain.rate_limits.RateLimiter` over ``limits``' sliding window counter: two
+    counters per key in Redis, whatever the weights (a moving window would keep one list entry
+    per unit of cost: up to 20,000 per user)."""
 
     def __init__(
         self,
@@ -47,8 +49,8 @@ class LimitsRateLimiter:
         retry_seconds: float = 5.0,
     ) -> None:
         self._items = parse_policy(policy)
-        self._memory = MovingWindowRateLimiter(MemoryStorage())
-        self._redis: MovingWindowRateLimiter | None = None
+        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._redis: SlidingWindowCounterRateLimiter | None = None
         self._pool: ConnectionPool | None = None
         if redis_url:
             self._pool = ConnectionPool.from_url(
@@ -63,7 +65,7 @@ class LimitsRateLimiter:
                 key_prefix=prefix,
                 connection_pool=self._pool,  # type: ignore[arg-type]
             )
-            self._redis = MovingWindowRateLimiter(storage)
+            self._redis = SlidingWindowCounterRateLimiter(storage)
         self._retry_seconds = retry_seconds
         self._down_since: float | None = None  # monotonic time of the last Redis failure
 
@@ -99,7 +101,9 @@ class LimitsRateLimiter:
             self._down_since = None
         return verdict
 
-    async def _hit(self, limiter: MovingWindowRateLimiter, charges: Sequence[Charge]) -> Verdict:
+    async def _hit(
+        self, limiter: SlidingWindowCounterRateLimiter, charges: Sequence[Charge]
+    ) -> Verdict:
         """Every bucket tested first, then all hit: a request refused by one bucket takes
         nothing from the others (two requests racing for a bucket's last room may still)."""
         plan = [(self._items[(c.bucket, c.subject)], c) for c in charges]
