@@ -29,14 +29,20 @@ from datasources.postgres.outbox import SqlOutbox
 from datasources.postgres.payments import SqlPaymentSessions
 from datasources.razorpay.gateway import RazorpayGateway
 from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
+from datasources.redis.persisted_queries import LocalPersistedQueries, RedisPersistedQueries
 from datasources.redis.rate_limits import LimitsRateLimiter
+from datasources.redis.response_cache import (
+    LocalCatalogVersion,
+    RedisCatalogVersion,
+    TwoLevelResponseStore,
+)
 from datasources.sns.notifier import SnsNotifier
 from domain.errors import Unauthenticated
 from domain.identity import Principal
 from domain.payment_ports import NotificationTopic
 from domain.payment_session import CheckoutConfig
 from domain.pii import PiiVault
-from domain.ports import OfferRepository
+from domain.ports import CatalogVersion, OfferRepository, PersistedQueryStore, ResponseStore
 from domain.rate_limits import Bucket, Subject
 from resolvers.deps import Deps, SystemClock
 
@@ -140,6 +146,39 @@ class Container:
         return RedisOfferCache(database, redis=self.redis, prefix=f"{self.cache_prefix}:offers:v1")
 
     @cached_property
+    def persisted_queries(self) -> PersistedQueryStore:
+        """Automatic persisted queries in Redis (``<cache prefix>:apq:<sha256>``), shared by
+        every instance; in process without REDIS_URL."""
+        ttl = self.settings.persisted_query_ttl_seconds
+        if self.redis is None:
+            return LocalPersistedQueries(ttl_seconds=ttl)
+        return RedisPersistedQueries(
+            redis=self.redis, prefix=f"{self.cache_prefix}:apq", ttl_seconds=ttl
+        )
+
+    @cached_property
+    def catalog_version(self) -> CatalogVersion:
+        """Bumped by product/offer saves and stock moves (``<cache prefix>:catalog:version``)."""
+        if self.redis is None:
+            return LocalCatalogVersion()
+        return RedisCatalogVersion(redis=self.redis, prefix=f"{self.cache_prefix}:catalog")
+
+    @cached_property
+    def response_store(self) -> ResponseStore | None:
+        """Anonymous catalog answers: in process (L1) and in Redis (L2, ``<cache prefix>:rc``);
+        None when RESPONSE_CACHE_ENABLED is false."""
+        s = self.settings
+        if not s.response_cache_enabled:
+            return None
+        return TwoLevelResponseStore(
+            redis=self.redis,
+            prefix=f"{self.cache_prefix}:rc",
+            ttl_seconds=s.response_cache_ttl_seconds,
+            local_ttl_seconds=min(s.response_cache_local_ttl_seconds, s.response_cache_ttl_seconds),
+            local_maxsize=s.response_cache_local_size,
+        )
+
+    @cached_property
     def rate_limiter(self) -> LimitsRateLimiter | None:
         """Sliding windows in Redis (``<cache prefix>:ratelimit``), in process without it."""
         s = self.settings
@@ -233,7 +272,7 @@ class Container:
             clock=SystemClock(),
             carts=SqlCartRepository(self.sessions),
             coupon_usage=SqlCouponUsage(self.sessions),
-            payments=SqlPaymentSessions(self.sessions),
+            payments=SqlPaymentSessions(self.sessions, on_stock_change=self.catalog_version.bump),
             gateway=self.gateway,
             timeline=self.timeline,
             checkout=self.checkout,
@@ -244,6 +283,7 @@ class Container:
             max_page_size=self.settings.max_page_size,
             outbox_max_attempts=self.settings.outbox_max_attempts,
             rate_limiter=self.rate_limiter,
+            catalog_version=self.catalog_version,
         )
 
     async def readiness(self) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from schema.build import build_schema
 from schema.cost import request_weight
 from schema.error_answers import SERVICE_UNAVAILABLE, error_response, request_id_in
 from schema.http import GraphQLApp, Identity
+from schema.response_cache import ResponseCache
 
 GRAPHIQL_STATIC_URL = "/static/graphiql"
 MAX_GRAPHQL_BODY_BYTES = 100 * 1024
@@ -136,6 +137,17 @@ def create_app(container: Container | None = None) -> Starlette:
     def identify(request: Request) -> Identity:
         return principal_of(request.user), auth_error_of(request.user)
 
+    def response_cache() -> ResponseCache | None:
+        store = container.response_store
+        if store is None:
+            return None
+        return ResponseCache(
+            store=store,
+            version=container.catalog_version,
+            # what shapes an answer besides the schema (a cached cost names the limit)
+            namespace=f"{settings.max_query_cost}:{settings.default_page_size}",
+        )
+
     ide_html = graphiql_html(static_url=GRAPHIQL_STATIC_URL) if settings.graphiql_enabled else None
     schema = build_schema(
         max_depth=settings.max_query_depth,
@@ -155,6 +167,8 @@ def create_app(container: Container | None = None) -> Starlette:
         identify=identify,
         ide_html=ide_html,
         ide_csp=graphiql_csp(ide_html) if ide_html else None,
+        persisted_queries=lambda: container.persisted_queries,
+        response_cache=response_cache,
     )
     _log_explicit_production_choices(settings)
 

@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     rate_limit_payment_session_create: str = "10/minute"
     rate_limit_coupon_apply: str = "20/minute"
     rate_limit_callback: str = "30/minute"
+    # Response cache (API.md "Caching and persisted queries"): anonymous catalog-only queries
+    # (products, product, offers) answered from an in-process L1 and Redis (L2), keyed on the
+    # catalog version that product/offer saves and stock moves bump (seen everywhere within
+    # 1 s); false: every request runs (the benchmark's "cold" variant). L2 entries live this
+    # long; L1 holds at most this many answers for at most this long.
+    response_cache_enabled: bool = True
+    response_cache_ttl_seconds: int = Field(default=30, ge=1, le=3600)
+    response_cache_local_ttl_seconds: float = Field(default=10.0, gt=0, le=3600)
+    response_cache_local_size: int = Field(default=1000, ge=1, le=100_000)
+    # automatic persisted queries: how long Redis remembers a query text it was sent
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=30 * 24 * 3600)
+
     # comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (in production
     # CloudFront's origin-facing ranges); empty: the header is never read
     trusted_proxies: str = ""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.cart import Cart
 from domain.catalog import Product
@@ -301,3 +301,33 @@ class Outbox(Protocol):
         ...
 
     async def parked_count(self) -> int: ...
+
+
+class PersistedQueryStore(Protocol):
+    """Query texts by their SHA-256 (automatic persisted queries), shared by every instance.
+    Never fails a request: an unreachable store answers None and stores nothing."""
+
+    async def get(self, sha256_hash: str) -> str | None: ...
+
+    async def put(self, sha256_hash: str, query: str) -> None: ...
+
+
+class CatalogVersion(Protocol):
+    """A number that changes whenever what the catalog shows may have (a product or offer
+    saved, stock moved); response-cache entries are keyed on it."""
+
+    async def current(self) -> int | None:
+        """None: not known now (its store is down), so nothing may be cached."""
+        ...
+
+    async def bump(self) -> None:
+        """Never raises: a failure is logged."""
+        ...
+
+
+class ResponseStore(Protocol):
+    """Answers (JSON objects) by key, for a bounded time; a miss when unsure."""
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def put(self, key: str, value: Mapping[str, Any]) -> None: ...

@@ -68,7 +68,9 @@ async def product_upsert(
     )
     if not new and (await deps.products.get_many([product_id]))[0] is None:
         raise NotFound("no such product", code=ErrorCode.PRODUCT_NOT_FOUND, field=["id"])
-    return await deps.products.upsert(product, expected_on_hand=expected_stock_on_hand)
+    stored = await deps.products.upsert(product, expected_on_hand=expected_stock_on_hand)
+    await catalog_changed(deps)
+    return stored
 
 
 async def _canonical_product_ids(deps: Deps, raw_ids: Sequence[str]) -> list[str]:
@@ -132,4 +134,12 @@ async def offer_upsert(
         offer = replace(offer, product_ids=tuple(dict.fromkeys(canonical)))
     if not new and (await deps.offers.get_many([offer_id]))[0] is None:
         raise NotFound("no such offer", code=ErrorCode.OFFER_NOT_FOUND, field=["id"])
-    return await deps.offers.upsert(offer)
+    stored = await deps.offers.upsert(offer)
+    await catalog_changed(deps)
+    return stored
+
+
+async def catalog_changed(deps: Deps) -> None:
+    """Cached catalog answers are stale from now on, in every instance (never raises)."""
+    if deps.catalog_version is not None:
+        await deps.catalog_version.bump()

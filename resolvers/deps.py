@@ -16,6 +16,7 @@ from domain.payment_session import CheckoutConfig
 from domain.pii import PiiVault
 from domain.ports import (
     CartRepository,
+    CatalogVersion,
     Clock,
     CouponUsage,
     OfferRepository,
@@ -49,3 +50,4 @@ class Deps:
     max_page_size: int = 100
     outbox_max_attempts: int = MAX_ATTEMPTS  # failed deliveries before a message is parked
     rate_limiter: RateLimiter | None = None  # None: rate limits off (RATE_LIMITS_ENABLED=false)
+    catalog_version: CatalogVersion | None = None  # bumped on product/offer saves (cache keys)

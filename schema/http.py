@@ -6,14 +6,21 @@
 * GraphiQL is served with assets from the app itself (works offline);
 * rate limits are charged once per HTTP request, before any operation runs (a batch is one
   request): over a limit the whole request answers 429 with ``Retry-After``
-  (``schema/rate_limits.py``).
+  (``schema/rate_limits.py``);
+* automatic persisted queries are resolved first of all (``schema/persisted.py``): the rate
+  limits and the query cost see the stored query of a hash-only request;
+* anonymous catalog-only queries are answered from the response cache
+  (``schema/response_cache.py``); GET answers to them are ``Cache-Control: public``, every
+  other answer ``private, no-store``, all with ``Vary: Authorization``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # a declared dependency
@@ -23,18 +30,23 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from domain.client_ip import CLIENT_IP_STATE_KEY, UNKNOWN_CLIENT
 from domain.errors import Unauthenticated
 from domain.identity import Principal
+from domain.ports import PersistedQueryStore
 from domain.rate_limits import RateLimited
+from domain.response_cache import PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL
 from resolvers import metrics, rate_limits
 from resolvers.deps import Deps
+from schema import persisted
 from schema.context import Context
 from schema.error_answers import code_of_status, error_body, error_response
 from schema.rate_limits import Operation, RequestCost, request_charge, unit_cost
+from schema.response_cache import ResponseCache, cache_key, schema_namespace
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # JSON nested deeper than this (body, GET variables or extensions) is refused with 400 before
@@ -81,6 +93,12 @@ def _is_request_error(data: GraphQLHTTPResponse) -> bool:
 class _SubResponse(Response):
     wants_graphql_response: bool = False
     request_id: str = ""
+    # None: no operation ran yet; True while every one ran was a cacheable GET answer
+    public: bool | None = None
+
+
+def _no_cache() -> None:
+    return None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -93,6 +111,8 @@ class GraphQLApp(GraphQL[Context, None]):
         ide_html: str | None,
         ide_csp: str | None = None,
         request_cost: RequestCost = unit_cost,
+        persisted_queries: Callable[[], PersistedQueryStore | None] = _no_cache,
+        response_cache: Callable[[], ResponseCache | None] = _no_cache,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide_html else None)
         self._deps = deps
@@ -100,6 +120,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self._ide_html = ide_html
         self._ide_headers = {"content-security-policy": ide_csp} if ide_csp else {}
         self._request_cost = request_cost
+        self._persisted_queries = persisted_queries
+        self._response_cache = response_cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +134,15 @@ class GraphQLApp(GraphQL[Context, None]):
             response = self._http_error(exc, request_id=request_id_of(scope))
         except RateLimited as exc:
             response = self._rate_limited(exc, request=request)
+        response.headers.setdefault("cache-control", PRIVATE_CACHE_CONTROL)
+        _vary_on_authorization(response)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a GET that names a persisted query (it has no ``query`` either)."""
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
 
     async def execute_operation(
         self,
@@ -123,11 +153,18 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
-        """Charge the rate limits for the whole request first (raises :class:`RateLimited`)."""
+        """Fill in persisted queries, then charge the rate limits for the whole request
+        (raises :class:`RateLimited`), then run what is left to run."""
+        store = self._persisted_queries()
+        items = request_data if isinstance(request_data, list) else [request_data]
+        resolved = [await persisted.resolve(d, store=store) for d in items]
+        runnable = [r for r in resolved if isinstance(r, persisted.Resolved)]
         if context.deps.rate_limiter is not None:
-            data = request_data if isinstance(request_data, list) else [request_data]
             charge = request_charge(
-                (Operation(d.query, d.operation_name, d.variables) for d in data),
+                (
+                    Operation(r.data.query, r.data.operation_name, r.data.variables)
+                    for r in runnable
+                ),
                 cost=self._request_cost,
             )
             await rate_limits.admit_graphql(
@@ -137,13 +174,112 @@ class GraphQLApp(GraphQL[Context, None]):
                 weight=charge.weight,
                 mutations=charge.mutations,
             )
-        return await super().execute_operation(
+        if not isinstance(request_data, list):
+            [only] = resolved
+            if isinstance(only, ExecutionResult):
+                _mark(sub_response, public=False)
+                return only
+            result = await super().execute_operation(
+                request=request,
+                request_adapter=request_adapter,
+                request_data=only.data,
+                context=context,
+                root_value=root_value,
+                sub_response=sub_response,
+            )
+            await persisted.remember(only, result, store=store)
+            return result
+        ran = await asyncio.gather(
+            *(
+                self.execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=r.data,
+                )
+                for r in runnable
+            )
+        )
+        answers = iter(ran)
+        results: list[ExecutionResult] = []
+        for r in resolved:
+            if isinstance(r, ExecutionResult):
+                _mark(sub_response, public=False)
+                results.append(r)
+            else:
+                answer = next(answers)
+                await persisted.remember(r, answer, store=store)
+                results.append(answer)
+        return results
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Anonymous catalog-only queries through the response cache; the rest as they are."""
+        key = await self._cache_key(request, context, request_data)
+        cache = self._response_cache() if key is not None else None
+        if key is None or cache is None:
+            _mark(sub_response, public=False)
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        hit = await cache.store.get(key)
+        if hit is not None:
+            _mark(sub_response, public=request_adapter.method == "GET")
+            return ExecutionResult(
+                data=hit.get("data"), errors=None, extensions=dict(hit.get("extensions") or {})
+            )
+        result = await super().execute_single(
             request=request,
             request_adapter=request_adapter,
-            request_data=request_data,
+            sub_response=sub_response,
             context=context,
             root_value=root_value,
-            sub_response=sub_response,
+            request_data=request_data,
+        )
+        answered = not result.errors and result.data is not None
+        if answered:
+            await cache.store.put(
+                key, {"data": result.data, "extensions": dict(result.extensions or {})}
+            )
+        _mark(sub_response, public=answered and request_adapter.method == "GET")
+        return result
+
+    @cached_property
+    def _cache_namespace(self) -> str:
+        cache = self._response_cache()
+        return schema_namespace(self.schema.as_str(), cache.namespace if cache else "")
+
+    async def _cache_key(
+        self, request: Request, context: Context, data: GraphQLRequestData
+    ) -> str | None:
+        """The response-cache entry of an anonymous catalog-only query (None: not cacheable)."""
+        if context.principal is not None or context.auth_error is not None:
+            return None
+        if "authorization" in request.headers:
+            return None
+        cache = self._response_cache()
+        if cache is None:
+            return None
+        return await cache_key(
+            cache,
+            namespace=self._cache_namespace,
+            query=data.query,
+            operation_name=data.operation_name,
+            variables=data.variables,
         )
 
     @staticmethod
@@ -223,10 +359,27 @@ class GraphQLApp(GraphQL[Context, None]):
             # GraphQL-over-HTTP: a request error has no ``data`` entry and a 4xx status.
             response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
             sub_response.status_code = sub_response.status_code or 400
+        public = isinstance(sub_response, _SubResponse) and sub_response.public is True
         response = super().create_response(response_data, sub_response)
         if wants:
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+        response.headers["cache-control"] = (
+            PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL
+        )
+        _vary_on_authorization(response)
         return response
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _mark(sub_response: Response, *, public: bool) -> None:
+    """A public answer only when every operation of the request is one."""
+    if isinstance(sub_response, _SubResponse):
+        sub_response.public = public and sub_response.public is not False
+
+
+def _vary_on_authorization(response: Response) -> None:
+    vary = [v.strip() for v in response.headers.get("vary", "").split(",") if v.strip()]
+    if "authorization" not in {v.lower() for v in vary}:
+        response.headers["vary"] = ", ".join([*vary, "Authorization"])

@@ -97,14 +97,14 @@ def mutation_counts(document: DocumentNode, operation_name: str | None) -> Count
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    for name in _root_fields(operations[0].selection_set, fragments, seen=set()):
+    for name in root_fields(operations[0].selection_set, fragments, seen=set()):
         bucket = MUTATION_BUCKETS.get(name)
         if bucket is not None:
             counts[bucket] += 1
     return counts
 
 
-def _root_fields(
+def root_fields(
     selection_set: SelectionSetNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     *,
@@ -114,9 +114,9 @@ def _root_fields(
         if isinstance(selection, FieldNode):
             yield selection.name.value
         elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, seen=seen)
+            yield from root_fields(selection.selection_set, fragments, seen=seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is not None and name not in seen:  # a cycle is a validation error
-                yield from _root_fields(fragment.selection_set, fragments, seen=seen | {name})
+                yield from root_fields(fragment.selection_set, fragments, seen=seen | {name})

@@ -13,7 +13,7 @@ Concurrency:
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from datasources.postgres import refunds as refund_rows
+from datasources.postgres import stock
 from datasources.postgres.checkout import SqlCheckout
 from datasources.postgres.locks import lock_customer
 from datasources.postgres.payment_tables import (
@@ -38,43 +39,65 @@ from domain.refunds import Refund
 
 
 class SqlPaymentSessions:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_stock_change: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``on_stock_change``: awaited after a transaction that moved stock has committed
+        (the catalog's availability changed: cached catalog answers are stale)."""
         self._sessions = sessions
+        self._on_stock_change = on_stock_change
+
+    async def _committed(self, session: AsyncSession) -> None:
+        if session.info.pop(stock.STOCK_MOVED, False) and self._on_stock_change is not None:
+            await self._on_stock_change()
 
     @asynccontextmanager
     async def checkout(
         self, *, customer_id: str, idempotency_key: str
     ) -> AsyncIterator[SqlCheckout]:
-        async with self._sessions() as session, session.begin():
-            await lock_customer(session, customer_id)
-            yield SqlCheckout(session, customer_id=customer_id, idempotency_key=idempotency_key)
+        async with self._sessions() as session:
+            async with session.begin():
+                await lock_customer(session, customer_id)
+                yield SqlCheckout(session, customer_id=customer_id, idempotency_key=idempotency_key)
+            await self._committed(session)
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[SqlSessionUpdate | None]:
         """The session locked for one event (None if there is no such session): the customer's
         lock first, then the row ``FOR UPDATE`` (``locks.py``)."""
+        async with self._sessions() as session:
+            async with session.begin(), self._locked(session, session_id) as update:
+                yield update
+            await self._committed(session)
+
+    @asynccontextmanager
+    async def _locked(
+        self, session: AsyncSession, session_id: str
+    ) -> AsyncIterator[SqlSessionUpdate | None]:
         key = parse_uuid(session_id)
-        async with self._sessions() as session, session.begin():
-            customer = (
-                (
-                    await session.scalars(
-                        select(col(PaymentSessionRow.customer_id)).where(
-                            col(PaymentSessionRow.id) == key
-                        )
+        customer = (
+            (
+                await session.scalars(
+                    select(col(PaymentSessionRow.customer_id)).where(
+                        col(PaymentSessionRow.id) == key
                     )
-                ).one_or_none()
-                if key
-                else None
-            )
-            if customer is None:
-                yield None
-                return
-            await lock_customer(session, customer)
-            current = await load_session(session, key, for_update=True) if key else None
-            if current is None:
-                yield None
-                return
-            yield SqlSessionUpdate(session, await load_ledger(session, current))
+                )
+            ).one_or_none()
+            if key
+            else None
+        )
+        if customer is None:
+            yield None
+            return
+        await lock_customer(session, customer)
+        current = await load_session(session, key, for_update=True) if key else None
+        if current is None:
+            yield None
+            return
+        yield SqlSessionUpdate(session, await load_ledger(session, current))
 
     async def get(self, session_id: str) -> PaymentSession | None:
         key = parse_uuid(session_id)

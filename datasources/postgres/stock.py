@@ -27,6 +27,9 @@ from sqlmodel import col
 
 from datasources.postgres.tables import ProductRow
 
+# ``session.info`` flag: this transaction moved stock (what the catalog shows changed)
+STOCK_MOVED = "stock_moved"
+
 
 class StockInvariantError(RuntimeError):
     """A release or commit of a product that does not exist: a bookkeeping bug, never an
@@ -67,6 +70,8 @@ async def _move(
             .execution_options(synchronize_session=False)
         )
     ).scalar_one_or_none()
+    if moved is not None:
+        session.info[STOCK_MOVED] = True  # SqlPaymentSessions tells the catalog after commit
     return moved is not None
 
 

@@ -1,0 +1,93 @@
+"""Which answers the response cache may keep, and how it is used (API.md "Caching and
+persisted queries"). The storage is behind ports (``domain.ports.ResponseStore``,
+``CatalogVersion``); keys are ``domain.response_cache.response_key``.
+
+Cacheable: a query (never a mutation or subscription) whose root fields are all among
+``products``, ``product`` and ``offers`` (fragments and aliases looked through), sent with no
+``Authorization`` header by nobody signed in. Only answers without errors are stored, with
+their ``extensions`` (the cost) and never the request id, which each answer gets fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    print_ast,
+)
+from graphql.error import GraphQLError
+
+from domain.ports import CatalogVersion, ResponseStore
+from domain.response_cache import response_key
+from schema.rate_limits import MAX_TOKENS, root_fields
+
+CATALOG_FIELDS = frozenset({"products", "product", "offers"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCache:
+    store: ResponseStore
+    version: CatalogVersion
+    namespace: str  # the settings that shape answers (query cost limit, page size…)
+
+
+@lru_cache(maxsize=512)
+def catalog_document(query: str, operation_name: str | None) -> str | None:
+    """The normalised text of ``query`` when the operation that runs is a catalog-only query,
+    else None (bounded memo: a storefront sends the same few documents)."""
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    fields = set(root_fields(operations[0].selection_set, fragments, seen=set()))
+    if not fields or not fields <= CATALOG_FIELDS:
+        return None
+    return print_ast(document)
+
+
+def schema_namespace(sdl: str, settings_namespace: str) -> str:
+    """A deploy with another schema or other limits never reads the previous one's entries."""
+    return hashlib.sha256(f"{settings_namespace}\n{sdl}".encode()).hexdigest()[:16]
+
+
+async def cache_key(
+    cache: ResponseCache,
+    *,
+    namespace: str,
+    query: str | None,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> str | None:
+    """The entry a request reads and fills, None when it is not cacheable now (not a
+    catalog-only query, or the catalog version is unknown: its store is down)."""
+    if not query:
+        return None
+    document = catalog_document(query, operation_name)
+    if document is None:
+        return None
+    version = await cache.version.current()
+    if version is None:
+        return None
+    return response_key(
+        namespace=namespace,
+        document=document,
+        operation_name=operation_name,
+        variables=variables,
+        catalog_version=version,
+    )
