@@ -30,6 +30,8 @@ from domain.response_cache import response_key
 from schema.rate_limits import MAX_TOKENS, root_fields
 
 CATALOG_FIELDS = frozenset({"products", "product", "offers"})
+# a longer document is never cached (nor memoised: the memo stays a few MB at most)
+MAX_CACHEABLE_QUERY_CHARS = 8 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +41,16 @@ class ResponseCache:
     namespace: str  # the settings that shape answers (query cost limit, page size…)
 
 
-@lru_cache(maxsize=512)
 def catalog_document(query: str, operation_name: str | None) -> str | None:
     """The normalised text of ``query`` when the operation that runs is a catalog-only query,
     else None (bounded memo: a storefront sends the same few documents)."""
+    if len(query) > MAX_CACHEABLE_QUERY_CHARS:
+        return None
+    return _catalog_document(query, operation_name)
+
+
+@lru_cache(maxsize=512)
+def _catalog_document(query: str, operation_name: str | None) -> str | None:
     try:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
