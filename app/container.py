@@ -7,44 +7,44 @@ import hashlib
 import logging
 from dataclasses import replace
 from functools import cached_property
-from typing import Any
-
-from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any, cast
 
 from app.secrets import RuntimeSecrets
 from app.settings import Settings, get_settings
 from auth.backend import TokenVerifier
-from auth.jwks import JwksClient
-from auth.verifier import CognitoJwtVerifier
-from datasources.aws import AwsClients
-from datasources.dynamodb.sales import DynamoSalesCounters
-from datasources.dynamodb.timeline import DynamoPaymentTimeline
-from datasources.kms.envelope import DropPii, KmsEnvelope, KmsPiiVault
-from datasources.postgres.carts import SqlCartRepository, SqlCouponUsage
-from datasources.postgres.catalog import SqlOfferRepository, SqlProductRepository
-from datasources.postgres.engine import create_engine, create_session_factory
-from datasources.postgres.outbox import SqlOutbox
-from datasources.postgres.payments import SqlPaymentSessions
-from datasources.razorpay.gateway import RazorpayGateway
-from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
-from datasources.redis.persisted_queries import LocalPersistedQueries, RedisPersistedQueries
-from datasources.redis.rate_limits import LimitsRateLimiter
-from datasources.redis.response_cache import (
-    LocalCatalogVersion,
-    RedisCatalogVersion,
-    TwoLevelResponseStore,
-)
-from datasources.sns.notifier import SnsNotifier
 from domain.errors import Unauthenticated
+from domain.gateway import PaymentGateway
 from domain.identity import Principal
-from domain.payment_ports import NotificationTopic
+from domain.payment_ports import NotificationTopic, Notifier, PaymentTimeline, SalesCounters
 from domain.payment_session import CheckoutConfig
 from domain.pii import PiiVault
-from domain.ports import CatalogVersion, OfferRepository, PersistedQueryStore, ResponseStore
+from domain.ports import (
+    CartRepository,
+    CatalogVersion,
+    CouponUsage,
+    OfferRepository,
+    Outbox,
+    PaymentSessionRepository,
+    PersistedQueryStore,
+    ProductRepository,
+    ResponseStore,
+)
 from domain.rate_limits import Bucket, Subject
 from resolvers.deps import Deps, SystemClock
+
+# The adapters (and the SDKs under them: SQLAlchemy and asyncpg, redis, aiobotocore, the
+# Razorpay SDK, cryptography, httpx) are imported where they are first built, not here: a
+# Lambda cold start answering `{ __typename }` imports none of what it does not use.
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from auth.jwks import JwksClient
+    from datasources.aws import AwsClients
+    from datasources.dynamodb.timeline import DynamoPaymentTimeline
+    from datasources.razorpay.gateway import RazorpayGateway
+    from datasources.redis.rate_limits import LimitsRateLimiter
+    from datasources.sns.notifier import SnsNotifier
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class Container:
 
     @cached_property
     def engine(self) -> AsyncEngine:
+        from datasources.postgres.engine import create_engine
+
         s = self.settings
         return create_engine(
             url=s.database_url,
@@ -94,12 +96,16 @@ class Container:
 
     @cached_property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
+        from datasources.postgres.engine import create_session_factory
+
         return create_session_factory(self.engine)
 
     @cached_property
     def redis(self) -> Redis | None:
         if not self.settings.redis_url:
             return None
+        from redis.asyncio import Redis
+
         return Redis.from_url(
             self.settings.redis_url,
             socket_timeout=0.5,
@@ -109,6 +115,8 @@ class Container:
 
     @cached_property
     def jwks(self) -> JwksClient | None:
+        from auth.jwks import JwksClient
+
         s = self.settings
         if not s.jwks_url:
             return None
@@ -123,6 +131,8 @@ class Container:
         s = self.settings
         if self.jwks is None or not s.issuer or not s.client_ids:
             return SignInNotConfigured()
+        from auth.verifier import CognitoJwtVerifier
+
         return CognitoJwtVerifier(
             issuer=s.issuer,
             jwks=self.jwks,
@@ -140,6 +150,9 @@ class Container:
     @cached_property
     def offers(self) -> OfferRepository:
         """Offers read through Redis (or, without REDIS_URL, an in-process cache)."""
+        from datasources.postgres.catalog import SqlOfferRepository
+        from datasources.redis.offers_cache import LocalOfferCache, RedisOfferCache
+
         database = SqlOfferRepository(self.sessions)
         if self.redis is None:
             return LocalOfferCache(database)
@@ -149,6 +162,11 @@ class Container:
     def persisted_queries(self) -> PersistedQueryStore:
         """Automatic persisted queries in Redis (``<cache prefix>:apq:<sha256>``), shared by
         every instance; in process without REDIS_URL."""
+        from datasources.redis.persisted_queries import (
+            LocalPersistedQueries,
+            RedisPersistedQueries,
+        )
+
         ttl = self.settings.persisted_query_ttl_seconds
         if self.redis is None:
             return LocalPersistedQueries(ttl_seconds=ttl)
@@ -159,6 +177,8 @@ class Container:
     @cached_property
     def catalog_version(self) -> CatalogVersion:
         """Bumped by product/offer saves and stock moves (``<cache prefix>:catalog:version``)."""
+        from datasources.redis.response_cache import LocalCatalogVersion, RedisCatalogVersion
+
         if self.redis is None:
             return LocalCatalogVersion()
         return RedisCatalogVersion(redis=self.redis, prefix=f"{self.cache_prefix}:catalog")
@@ -167,6 +187,8 @@ class Container:
     def response_store(self) -> ResponseStore | None:
         """Anonymous catalog answers: in process (L1) and in Redis (L2, ``<cache prefix>:rc``);
         None when RESPONSE_CACHE_ENABLED is false."""
+        from datasources.redis.response_cache import TwoLevelResponseStore
+
         s = self.settings
         if not s.response_cache_enabled:
             return None
@@ -184,6 +206,8 @@ class Container:
         s = self.settings
         if not s.rate_limits_enabled:
             return None
+        from datasources.redis.rate_limits import LimitsRateLimiter
+
         return LimitsRateLimiter(
             policy={
                 (Bucket.REQUESTS, Subject.USER): s.rate_limit_principal,
@@ -200,16 +224,22 @@ class Container:
 
     @cached_property
     def aws(self) -> AwsClients:
+        from datasources.aws import AwsClients
+
         return AwsClients(
             region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
         )
 
     @cached_property
     def timeline(self) -> DynamoPaymentTimeline:
+        from datasources.dynamodb.timeline import DynamoPaymentTimeline
+
         return DynamoPaymentTimeline(clients=self.aws, table_name=self.settings.dynamodb_table)
 
     @cached_property
     def gateway(self) -> RazorpayGateway:
+        from datasources.razorpay.gateway import RazorpayGateway
+
         s, keys = self.settings, self.secrets.razorpay()
         return RazorpayGateway(
             key_id=keys.key_id,
@@ -238,6 +268,8 @@ class Container:
 
     @cached_property
     def notifier(self) -> SnsNotifier:
+        from datasources.sns.notifier import SnsNotifier
+
         s = self.settings
         return SnsNotifier(
             clients=self.aws,
@@ -251,6 +283,8 @@ class Container:
     def pii(self) -> PiiVault:
         """Customer PII sealed with KMS_KEY_ID's data keys; without a key (never production)
         it is not stored at all, never stored in plain text."""
+        from datasources.kms.envelope import DropPii, KmsEnvelope, KmsPiiVault
+
         s = self.settings
         if not s.kms_key_id:
             return DropPii()
@@ -265,21 +299,60 @@ class Container:
         )
 
     @cached_property
+    def products(self) -> ProductRepository:
+        from datasources.postgres.catalog import SqlProductRepository
+
+        return SqlProductRepository(self.sessions)
+
+    @cached_property
+    def carts(self) -> CartRepository:
+        from datasources.postgres.carts import SqlCartRepository
+
+        return SqlCartRepository(self.sessions)
+
+    @cached_property
+    def coupon_usage(self) -> CouponUsage:
+        from datasources.postgres.carts import SqlCouponUsage
+
+        return SqlCouponUsage(self.sessions)
+
+    @cached_property
+    def payment_sessions(self) -> PaymentSessionRepository:
+        from datasources.postgres.payments import SqlPaymentSessions
+
+        return SqlPaymentSessions(self.sessions, on_stock_change=self.catalog_version.bump)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from datasources.postgres.outbox import SqlOutbox
+
+        return SqlOutbox(self.sessions)
+
+    @cached_property
+    def sales(self) -> SalesCounters:
+        from datasources.dynamodb.sales import DynamoSalesCounters
+
+        return DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table)
+
+    @cached_property
     def deps(self) -> Deps:
+        """The ports, each adapter built (its modules imported) on its first use: a request
+        that reads no table never loads SQLAlchemy, one that sends nothing never loads
+        aiobotocore, and so on."""
         return Deps(
-            products=SqlProductRepository(self.sessions),
-            offers=self.offers,
+            products=cast(ProductRepository, Deferred(self, "products")),
+            offers=cast(OfferRepository, Deferred(self, "offers")),
             clock=SystemClock(),
-            carts=SqlCartRepository(self.sessions),
-            coupon_usage=SqlCouponUsage(self.sessions),
-            payments=SqlPaymentSessions(self.sessions, on_stock_change=self.catalog_version.bump),
-            gateway=self.gateway,
-            timeline=self.timeline,
+            carts=cast(CartRepository, Deferred(self, "carts")),
+            coupon_usage=cast(CouponUsage, Deferred(self, "coupon_usage")),
+            payments=cast(PaymentSessionRepository, Deferred(self, "payment_sessions")),
+            gateway=cast(PaymentGateway, Deferred(self, "gateway")),
+            timeline=cast(PaymentTimeline, Deferred(self, "timeline")),
             checkout=self.checkout,
-            outbox=SqlOutbox(self.sessions),
-            notifier=self.notifier,
-            sales=DynamoSalesCounters(clients=self.aws, table_name=self.settings.dynamodb_table),
-            pii=self.pii,
+            outbox=cast(Outbox, Deferred(self, "outbox")),
+            notifier=cast(Notifier, Deferred(self, "notifier")),
+            sales=cast(SalesCounters, Deferred(self, "sales")),
+            pii=cast(PiiVault, Deferred(self, "pii")),
             max_page_size=self.settings.max_page_size,
             outbox_max_attempts=self.settings.outbox_max_attempts,
             rate_limiter=self.rate_limiter,
@@ -288,6 +361,8 @@ class Container:
 
     async def readiness(self) -> dict[str, Any]:
         """Each dependency: "ok" or the reason it is not. Bounded in time."""
+        from sqlalchemy import text
+
         checks: dict[str, Any] = {}
         try:
             async with asyncio.timeout(2):
@@ -320,6 +395,24 @@ class Container:
             await self.rate_limiter.aclose()
         if "engine" in self.__dict__:
             await self.engine.dispose()
+
+
+class Deferred:
+    """A port of the Deps standing for the container's adapter ``name``: the adapter is built
+    on the first attribute read (a method call), and every read goes to the container's
+    current one."""
+
+    __slots__ = ("_container", "_name")
+
+    def __init__(self, container: Container, name: str) -> None:
+        self._container = container
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(getattr(self._container, self._name), attribute)
+
+    def __repr__(self) -> str:
+        return f"Deferred({self._name})"
 
 
 class SignInNotConfigured:

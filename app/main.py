@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -40,6 +39,7 @@ from app.secrets import SecretsNotReady
 from app.settings import Settings
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
+from domain.identity import Principal
 from domain.webhooks import MAX_BODY_BYTES
 from resolvers import outbox, payments, webhooks
 from schema.build import build_schema
@@ -54,17 +54,16 @@ MAX_GRAPHQL_BODY_BYTES = 100 * 1024
 logger = logging.getLogger(__name__)
 
 
-class LazyBackend(AuthenticationBackend):
-    """Builds the Cognito backend on first use, so creating the app does no work."""
+class LazyVerifier:
+    """The container's verifier, built on the first token to verify: creating the app, and
+    every request without an ``Authorization`` header, never loads the JWKS client (httpx,
+    PyJWT, cryptography)."""
 
     def __init__(self, verifier: Callable[[], TokenVerifier]) -> None:
         self._verifier = verifier
-        self._backend: CognitoAuthBackend | None = None
 
-    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
-        if self._backend is None:
-            self._backend = CognitoAuthBackend(verifier=self._verifier())
-        return await self._backend.authenticate(conn)
+    async def verify(self, token: str) -> Principal:
+        return await self._verifier().verify(token)
 
 
 class FreshSecrets:
@@ -259,8 +258,11 @@ def create_app(container: Container | None = None) -> Starlette:
         Middleware(
             BodySizeLimit, default=1024 * 1024, per_path={"/graphql": MAX_GRAPHQL_BODY_BYTES}
         ),
-        # Lazy: the verifier (and its JWKS client) is built on the first request that needs it.
-        Middleware(AuthenticationMiddleware, backend=LazyBackend(lambda: container.verifier)),
+        # Lazy: the verifier (and its JWKS client) is built on the first token to verify.
+        Middleware(
+            AuthenticationMiddleware,
+            backend=CognitoAuthBackend(verifier=LazyVerifier(lambda: container.verifier)),
+        ),
     ]
     app = Starlette(
         routes=routes,

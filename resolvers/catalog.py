@@ -74,6 +74,9 @@ async def live_offers(deps: Deps) -> list[Offer]:
 async def offers_for_products(deps: Deps, products: Sequence[Product]) -> list[list[Offer]]:
     """Batch for ``Product.offers``: one read of the live offers serves every product."""
     offers = await live_offers(deps)
-    return [
-        [o for o in offers if o.applies_to(product_id=p.id, category=p.category)] for p in products
-    ]
+    return [offers_for(offers, p) for p in products]
+
+
+def offers_for(offers: Sequence[Offer], product: Product) -> list[Offer]:
+    """Those of ``offers`` whose scope includes ``product``, in their order."""
+    return [o for o in offers if o.applies_to(product_id=product.id, category=product.category)]

@@ -11,7 +11,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
@@ -25,6 +24,7 @@ from schema.catalog import CatalogQuery
 from schema.cost import QueryCostLimiter
 from schema.errors import ErrorShaping
 from schema.metrics import OperationMetrics
+from schema.parsing import CACHE_SIZE, MAX_TOKENS, SharedParserCache
 from schema.payments import PaymentMutation, PaymentQuery
 from schema.refunds import RefundMutation, SalesQuery
 from schema.viewer import ViewerQuery
@@ -42,13 +42,12 @@ class StorefrontSchema(strawberry.Schema):
         """Logging happens in :class:`ErrorShaping`, once, with the request id."""
 
 
-# Breadth, not only depth: a request may not fan out into thousands of resolvers. GraphiQL's
-# introspection query is ~200 tokens and uses no aliases.
+# Breadth, not only depth: a request may not fan out into thousands of resolvers
+# (schema/parsing.py MAX_TOKENS). GraphiQL's introspection query uses no aliases.
 MAX_ALIASES = 30
-MAX_TOKENS = 2_000
-# Parsed documents and validation answers kept per process (LRU, bounded: unique query texts
-# cannot grow memory). A persisted query or a storefront page's query hits after its first use.
-CACHE_SIZE = 256
+# Parsed documents (schema/parsing.py, shared with the rate limits) and validation answers
+# kept per process, CACHE_SIZE of each (LRU, bounded: unique query texts cannot grow memory).
+# A persisted query or a storefront page's query hits after its first use.
 DEFAULT_MAX_QUERY_COST = 5_000  # app/settings.py:max_query_cost says why
 DEFAULT_PAGE_SIZE = 20
 
@@ -74,7 +73,7 @@ def build_schema(
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),  # a parse option, no rule
-        lambda: ParserCache(maxsize=CACHE_SIZE),
+        SharedParserCache,  # one parse per request: the rate limits read the same document
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         # after ValidationCache: it prices documents that are valid, before they run

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from domain.catalog import Product as ProductEntity
 from domain.identity import Role
@@ -74,9 +77,11 @@ class Product:
     )
     image_url: str | None
     entity: strawberry.Private[ProductEntity]
+    # this product's live offers, when the query that found it read them already (a page)
+    live_offers: strawberry.Private[list[Offer] | None] = None
 
     @classmethod
-    def from_entity(cls, product: ProductEntity) -> Product:
+    def from_entity(cls, product: ProductEntity, *, offers: list[Offer] | None = None) -> Product:
         return cls(
             id=strawberry.ID(product.id),
             sku=product.sku,
@@ -88,6 +93,7 @@ class Product:
             stock=product.stock,
             image_url=product.image_url,
             entity=product,
+            live_offers=offers,
         )
 
     @auth_field(
@@ -98,9 +104,41 @@ class Product:
         return self.entity.stock_on_hand
 
     @strawberry.field(description="Live offers whose scope includes this product.")
-    async def offers(self, info: Info[Context, None]) -> list[Offer]:
-        offers = await info.context.loaders.offers_by_product.load(self.entity)
-        return [Offer.from_entity(o) for o in offers]
+    def offers(self, info: Info[Context, None]) -> list[Offer]:
+        """Synchronous for a page's products (their offers came with the page: no coroutine
+        per product); a product found otherwise loads them (one batch per request)."""
+        if self.live_offers is not None:
+            return self.live_offers
+        # an awaitable, which the executor awaits (a sync resolver may return one)
+        return cast(list[Offer], _loaded_offers(info.context, self.entity))
+
+
+async def _loaded_offers(context: Context, product: ProductEntity) -> list[Offer]:
+    return [Offer.from_entity(o) for o in await context.loaders.offers_by_product.load(product)]
+
+
+def _selects(selections: Iterable[Selection], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere under ``selections``."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name == name:
+            return True
+        if isinstance(selection, SelectedField | FragmentSpread | InlineFragment) and _selects(
+            selection.selections, name
+        ):
+            return True
+    return False
+
+
+async def _page_offers(
+    info: Info[Context, None], products: Sequence[ProductEntity]
+) -> list[list[Offer]] | None:
+    """Each product's live offers, read once for the page (one read of the live offers, the
+    GraphQL objects made once per offer), when the query asks for them; else None."""
+    if not products or not _selects(info.selected_fields, "offers"):
+        return None
+    live = await catalog.live_offers(info.context.deps)
+    shown = {o.id: Offer.from_entity(o) for o in live}
+    return [[shown[o.id] for o in catalog.offers_for(live, p)] for p in products]
 
 
 @strawberry.type
@@ -137,7 +175,14 @@ class CatalogQuery:
             search=search,
             category=category,
         )
-        edges = [ProductEdge(cursor=e.cursor, node=Product.from_entity(e.node)) for e in page.edges]
+        offers = await _page_offers(info, [e.node for e in page.edges])
+        edges = [
+            ProductEdge(
+                cursor=e.cursor,
+                node=Product.from_entity(e.node, offers=None if offers is None else offers[i]),
+            )
+            for i, e in enumerate(page.edges)
+        ]
         return ProductConnection(
             edges=edges,
             page_info=PageInfo(

@@ -14,6 +14,8 @@ it is refused with ``QUERY_TOO_COMPLEX``; either way the response carries
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import (
@@ -68,6 +70,38 @@ FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
+# (schema, document, operation, variables, page size, weights) -> cost, for one request
+_Priced = tuple[GraphQLSchema, DocumentNode, str | None, Mapping[str, Any] | None, int, object]
+_request_costs: ContextVar[list[tuple[_Priced, int]] | None] = ContextVar(
+    "request_query_costs", default=None
+)
+
+
+@contextmanager
+def costs_remembered() -> Iterator[None]:
+    """Inside, :func:`query_cost` prices each (document, operation, variables) once: the rate
+    limits' weight and :class:`QueryCostLimiter` of one request share the walk (the document is
+    the same object: schema/parsing.py's cache hands both the one parse)."""
+    token = _request_costs.set([])
+    try:
+        yield
+    finally:
+        _request_costs.reset(token)
+
+
+def _remembered(key: _Priced) -> int | None:
+    for (schema, document, operation, variables, page, weights), cost in _request_costs.get() or ():
+        if (
+            schema is key[0]
+            and document is key[1]
+            and operation == key[2]
+            and (variables is key[3] or variables == key[3])
+            and page == key[4]
+            and weights is key[5]
+        ):
+            return cost
+    return None
+
 
 def query_cost(
     schema: GraphQLSchema,
@@ -79,6 +113,25 @@ def query_cost(
     weights: Mapping[tuple[str, str], int] = FIELD_WEIGHTS,
 ) -> int:
     """The cost of the operation of a *valid* document that would run (0 when none would)."""
+    remembered = _request_costs.get()
+    if remembered is None:
+        return _query_cost(schema, document, operation_name, variables, default_page_size, weights)
+    key: _Priced = (schema, document, operation_name, variables, default_page_size, weights)
+    cost = _remembered(key)
+    if cost is None:
+        cost = _query_cost(schema, document, operation_name, variables, default_page_size, weights)
+        remembered.append((key, cost))
+    return cost
+
+
+def _query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    default_page_size: int,
+    weights: Mapping[tuple[str, str], int],
+) -> int:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0

@@ -44,6 +44,7 @@ from resolvers import metrics, rate_limits
 from resolvers.deps import Deps
 from schema import persisted
 from schema.context import Context
+from schema.cost import costs_remembered
 from schema.error_answers import code_of_status, error_body, error_response
 from schema.rate_limits import Operation, RequestCost, request_charge, unit_cost
 from schema.response_cache import ResponseCache, cache_key, schema_namespace
@@ -129,7 +130,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(request)
+            with costs_remembered():  # the rate limits and QueryCostLimiter price it once
+                response = await self.run(request)
         except HTTPException as exc:
             response = self._http_error(exc, request_id=request_id_of(scope))
         except RateLimited as exc:

@@ -11,6 +11,7 @@ whole. Each document counts:
   counts, ``@skip``/``@include`` or not (counting too much is the safe side).
 
 A document that does not parse costs 1 and runs no mutation (Strawberry answers its error).
+The parse is Strawberry's own, cached (``schema/parsing.py``): a request is parsed once.
 """
 
 from __future__ import annotations
@@ -29,14 +30,11 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    parse,
 )
 from graphql.error import GraphQLError
 
 from domain.rate_limits import MUTATION_BUCKETS, Bucket
-
-# the same bound as Strawberry's own parse (schema/build.py MAX_TOKENS): never parse more
-MAX_TOKENS = 2_000
+from schema.parsing import MAX_TOKENS, parse_document
 
 # the weight of one document: (document, operationName, variables) -> at least 1
 RequestCost = Callable[[DocumentNode, str | None, Mapping[str, Any] | None], int]
@@ -81,7 +79,7 @@ def _parse(query: str | None) -> DocumentNode | None:
     if not query:
         return None
     try:
-        return parse(query, max_tokens=MAX_TOKENS)
+        return parse_document(query, max_tokens=MAX_TOKENS)  # Strawberry's parse, cached
     except GraphQLError:
         return None
 

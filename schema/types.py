@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import strawberry
 
 from domain.errors import DomainError, ErrorCode
 from domain.money import CURRENCY, format_inr
 from schema.metrics import count_user_error
 
+# the same prices show on every page: format each once (pure, bounded)
+_formatted = lru_cache(maxsize=4096)(format_inr)
+
 
 @strawberry.type(description="An amount in paise (like Razorpay), with its currency.")
 class Money:
     amount: int = strawberry.field(description="Integer paise: ₹1.00 is 100.")
     currency: str = CURRENCY
+    # a plain field, filled when made: resolved like `amount`, without a resolver call
+    formatted: str = strawberry.field(default="", description="For display, e.g. ₹1,23,456.78.")
 
-    @strawberry.field(description="For display, e.g. ₹1,23,456.78.")
-    def formatted(self) -> str:
-        return format_inr(self.amount)
+    def __post_init__(self) -> None:
+        if not self.formatted:
+            self.formatted = _formatted(self.amount)
 
 
 def money(amount: int) -> Money:

@@ -134,3 +134,26 @@ async def test_every_response_carries_a_request_id(gql: GraphQLClient) -> None:
     for body in (ok, failed, invalid):
         assert isinstance(body["extensions"]["requestId"], str)  # type: ignore[index]
     assert invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # type: ignore[index]
+
+
+async def test_a_product_found_by_id_has_the_offers_a_page_shows_it_with(
+    gql: GraphQLClient,
+) -> None:
+    """A page's products get their offers with the page (read once); a product found by id
+    loads its own: both ways answer the same offers, whatever way the query selects them."""
+    page = await products(gql, first=100)
+    on_page = {e["node"]["id"]: [o["code"] for o in e["node"]["offers"]] for e in page["edges"]}
+    by_fragment = await gql(
+        "fragment Shown on Product { id offers { code } }"
+        " { products(first: 100) { nodes { ...Shown } edges { node { ... on Product { id } } } } }"
+    )
+    assert "errors" not in by_fragment, by_fragment
+    nodes = by_fragment["data"]["products"]["nodes"]  # type: ignore[index]
+    assert {n["id"]: [o["code"] for o in n["offers"]] for n in nodes} == on_page
+    for sku in ("BOK-NOV-001", "ELE-EAR-001", "APP-TEE-001"):
+        found = await gql(
+            "query($id: ID!) { product(id: $id) { id offers { code } } }",
+            {"id": str(product_id(sku))},
+        )
+        product = found["data"]["product"]  # type: ignore[index]
+        assert [o["code"] for o in product["offers"]] == on_page[product["id"]]

@@ -20,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+import schema.cost
+import schema.parsing
 from app.container import Container
 from app.main import create_app
 from app.middleware import RequestIdMiddleware
@@ -129,6 +131,36 @@ async def test_requests_weigh_their_query_cost(settings: Settings, container: Co
         assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
         assert (await client.post("/graphql", json=OFFERS)).status_code == 200
         assert_limited(await client.post("/graphql", json=OFFERS))
+
+
+async def test_a_request_is_parsed_once_and_priced_once(
+    settings: Settings, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate limits read the document Strawberry runs (one parse, cached by its text) and
+    its cost is walked once, for their weight and ``extensions.cost`` alike."""
+    parses: list[str] = []
+    walks: list[str | None] = []
+    real_parse, real_walk = schema.parsing.parse, schema.cost._query_cost
+
+    def counting_parse(query: str, **options: Any) -> Any:
+        parses.append(query)
+        return real_parse(query, **options)
+
+    def counting_walk(schema_: Any, document: Any, operation: str | None, *rest: Any) -> int:
+        walks.append(operation)
+        return real_walk(schema_, document, operation, *rest)
+
+    monkeypatch.setattr(schema.parsing, "parse", counting_parse)
+    monkeypatch.setattr(schema.cost, "_query_cost", counting_walk)
+    # a text of this test's own: nothing cached it before
+    page = {"query": CATALOG_PAGE["query"].replace("first: 50", "first: 49")}
+    async with limited_app(settings, rate_limit_ip="10000/minute") as (clients, _):
+        client = clients("203.0.113.81")
+        answer = await client.post("/graphql", json=page)
+        assert answer.json()["extensions"]["cost"] == {"requested": 150, "limit": 5000}
+        assert (len(parses), len(walks)) == (1, 1)
+        await client.post("/graphql", json=page)  # seen before: priced again, not parsed
+        assert (len(parses), len(walks)) == (1, 2)
 
 
 async def test_users_and_addresses_are_counted_apart(
