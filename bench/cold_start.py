@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-EVENT_FILE = Path("/work/shared/aws-events/apiGatewayProxyV2Event.json")
+EVENT_FILE = ROOT.parent / "shared" / "aws-events" / "apiGatewayProxyV2Event.json"  # ../shared
 MARKER = "COLD_START_RESULT "
 
 HANDLERS = {
