@@ -31,7 +31,7 @@ event = json.loads(sys.argv[2])
 result = module.handler(event, None)
 answered = time.perf_counter()
 body = json.loads(result["body"])
-assert result["statusCode"] == 200 and body == {"data": {"__typename": "Query"}}, result
+assert result["statusCode"] == 200 and body["data"] == {"__typename": "Query"}, result
 print(json.dumps({"import_s": imported - started, "first_answer_s": answered - imported}))
 """
 
@@ -68,7 +68,8 @@ def one_start(module: str, *, env: dict[str, str]) -> dict[str, float]:
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"cold start of {module} failed:\n{err.decode(errors='replace')[-3000:]}")
+        tail = err.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"cold start of {module} failed:\n{tail}")
     inner = json.loads(out.decode().strip().splitlines()[-1])
     return {"wall_s": wall, "max_rss_kib": float(usage.ru_maxrss), **inner}
 

@@ -1,7 +1,6 @@
 """Load generation with wrk (one thread; the connections given), through bench/wrk.lua.
 
-The Lua script sets the method, body and headers from the environment, can stop after a
-number of answers (the leak check), and prints one ``BENCH_JSON {...}`` line when done: requests,
+The Lua script sets the method, body and headers from the environment and prints one ``BENCH_JSON {...}`` line when done: requests,
 duration, bytes, socket and status errors, and latency percentiles in microseconds.
 """
 
@@ -73,11 +72,9 @@ def run_wrk(
     *,
     connections: int,
     seconds: float,
-    requests: int = 0,
     timeout_s: float = 10.0,
 ) -> WrkResult:
-    """wrk with one thread and ``connections`` connections for ``seconds`` (or until
-    ``requests`` answers, when above 0)."""
+    """wrk with one thread and ``connections`` connections for ``seconds`` (whole seconds)."""
     executable = wrk_path()
     if executable is None:
         raise RuntimeError("wrk is not installed (make bench installs it with apt-get)")
@@ -85,7 +82,6 @@ def run_wrk(
         "BENCH_METHOD": target.method,
         "BENCH_BODY": target.body,
         "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers.items()),
-        "BENCH_REQUESTS": str(requests),
     }
     command = [
         executable,

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -146,10 +147,13 @@ def _answers_data(response: httpx.Response) -> bool:
 
 
 async def same_data(name: str, target: Target, expected: Any) -> None:
+    """The variant answers 200, no errors, and the project's ``data`` (extensions may differ:
+    the project adds its own)."""
     answer = await answer_of(target.url, target.headers)
     if answer.status_code != 200:
         raise BenchError(f"{name}: HTTP {answer.status_code}: {answer.text[:300]}")
-    if answer.json() != expected:
+    found = answer.json()
+    if found.get("errors") or found.get("data") != expected:
         raise BenchError(f"{name} answers other data than the project:\n{answer.text[:600]}")
 
 
@@ -200,17 +204,31 @@ def measure_load(
     }
 
 
-def leak_check(process: Process, target: Target, *, requests: int) -> dict[str, Any]:
-    """RSS of the project process after ``requests / 10`` requests and after ``requests``."""
+def leak_check(
+    process: Process, target: Target, *, requests: int, requests_per_s: float
+) -> dict[str, Any]:
+    """RSS of the project process after ``requests / 10`` requests and after ``requests``
+    (wrk runs by duration: chunks sized from the measured throughput, counted until reached)."""
     early = requests // 10
-    run_wrk(target, connections=8, seconds=600, requests=early)
-    rss_early = process.rss_kib()
+    sent = 0
+
+    def drive_to(goal: int) -> None:
+        nonlocal sent
+        while sent < goal:
+            seconds = max(1, math.ceil((goal - sent) / max(requests_per_s, 1.0)))
+            found = run_wrk(target, connections=8, seconds=seconds)
+            if found.errors:
+                raise BenchError(f"leak check: {found.errors} errors")
+            sent += found.requests
+
     started = time.perf_counter()
-    rest = run_wrk(target, connections=8, seconds=600, requests=requests - early)
+    drive_to(early)
+    rss_early, sent_early = process.rss_kib(), sent
+    drive_to(requests)
     rss_late = process.rss_kib()
     return {
-        "requests_early": early,
-        "requests_total": early + rest.requests,
+        "requests_early": sent_early,
+        "requests_total": sent,
         "rss_early_kib": rss_early,
         "rss_late_kib": rss_late,
         "growth": rss_late / rss_early - 1,
@@ -282,9 +300,9 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
         if (await answer_of(catalog_variants["raw_starlette"].url)).content != page_body:
             raise BenchError("raw Starlette does not answer the project's bytes")
         for name, target in catalog_variants.items():
-            await same_data(name, target, {"data": catalog})
+            await same_data(name, target, catalog)
         for name, target in cart_variants.items():
-            await same_data(name, target, {"data": cart})
+            await same_data(name, target, cart)
 
         print("bench: constant SQL per page …", flush=True)
         sql = await sql_per_page(stack.settings)
@@ -298,9 +316,14 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
         )
 
         print(f"bench: leak check, {args.leak_requests} requests …", flush=True)
-        leak_target = Target(get_url(cold.url, catalog_query(5)))
-        leak = await asyncio.to_thread(leak_check, cold, leak_target, requests=args.leak_requests)
-        leak["query"] = "products(first: 5), page fields as the catalog page, cache off"
+        leak = await asyncio.to_thread(
+            leak_check,
+            hot,
+            hot_page,
+            requests=args.leak_requests,
+            requests_per_s=load["project_hot"]["8"]["requests_per_s"],
+        )
+        leak["query"] = f"the hot catalog page ({hot_mode}), 8 connections"
 
         print(f"bench: checkout, {args.checkout} iterations …", flush=True)
         n = args.checkout + 2

@@ -1,5 +1,5 @@
--- wrk script of bench/load.py: method, body and headers from the environment, an optional
--- request limit (the thread stops after that many answers), and a JSON summary on stdout.
+-- wrk script of bench/load.py: method, body and headers from the environment, and a JSON
+-- summary on stdout when done.
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 if body ~= nil and body ~= "" then
@@ -10,17 +10,6 @@ for line in string.gmatch(headers, "[^\n]+") do
   local name, value = string.match(line, "^([^:]+):%s*(.*)$")
   if name ~= nil then
     wrk.headers[name] = value
-  end
-end
-
-local limit = tonumber(os.getenv("BENCH_REQUESTS") or "0") or 0
-if limit > 0 then
-  local answered = 0
-  response = function(status, headers, body)
-    answered = answered + 1
-    if answered >= limit then
-      wrk.thread:stop()
-    end
   end
 end
 
