@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from app.container import Container
+from bench.stack import BenchError
 from datasources.postgres.engine import StatementCounter
 from domain.identity import Principal
 from domain.payment_session import order_notes
@@ -40,7 +41,7 @@ async def fill_cart(http: httpx.AsyncClient, token: str, product_id: str) -> Non
     )
     body = answer.json()
     if answer.status_code != 200 or body.get("errors") or body["data"]["cartLinesAdd"]["errors"]:
-        raise RuntimeError(f"cartLinesAdd failed: {answer.text[:500]}")
+        raise BenchError(f"cartLinesAdd failed: {answer.text[:500]}")
 
 
 async def app_once(http: httpx.AsyncClient, token: str) -> float:
@@ -55,9 +56,9 @@ async def app_once(http: httpx.AsyncClient, token: str) -> float:
     body = answer.json()
     payload = (body.get("data") or {}).get("paymentSessionCreate") or {}
     if answer.status_code != 200 or body.get("errors") or payload.get("errors"):
-        raise RuntimeError(f"paymentSessionCreate failed: {answer.text[:500]}")
+        raise BenchError(f"paymentSessionCreate failed: {answer.text[:500]}")
     if not payload["paymentSession"]["razorpayOrderId"]:
-        raise RuntimeError(f"paymentSessionCreate answered no order: {answer.text[:500]}")
+        raise BenchError(f"paymentSessionCreate answered no order: {answer.text[:500]}")
     return took
 
 
@@ -68,9 +69,9 @@ async def floor_once(container: Container, subject: str) -> float:
     started = time.perf_counter()
     async with deps.payments.checkout(customer_id=subject, idempotency_key=key) as tx:
         if await tx.existing() is not None:
-            raise RuntimeError("the floor's idempotency key was taken")
+            raise BenchError("the floor's idempotency key was taken")
         if await tx.open_sessions():
-            raise RuntimeError("the floor's customer has an open session")
+            raise BenchError("the floor's customer has an open session")
         cart, products = await tx.cart()
         session = await _reserve_and_store(
             deps,
@@ -90,7 +91,7 @@ async def floor_once(container: Container, subject: str) -> float:
         notes=order_notes(session),
     )
     if not await deps.payments.attach_order(session.id, order_id=order.id, now=deps.clock.now()):
-        raise RuntimeError("attach_order found no session")
+        raise BenchError("attach_order found no session")
     return time.perf_counter() - started
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.stack import BenchError
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT = ROOT / "tests" / "fixtures" / "aws-events" / "apiGatewayProxyV2Event.json"
@@ -73,7 +74,7 @@ def one_start(module: str, *, env: dict[str, str]) -> dict[str, float]:
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         tail = err.decode(errors="replace")[-3000:]
-        raise RuntimeError(f"cold start of {module} failed:\n{tail}")
+        raise BenchError(f"cold start of {module} failed:\n{tail}")
     inner = json.loads(out.decode().strip().splitlines()[-1])
     return {"wall_s": wall, **inner}
 

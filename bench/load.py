@@ -1,7 +1,8 @@
 """Load generation with wrk (one thread; the connections given), through bench/wrk.lua.
 
-The Lua script sets the method, body and headers from the environment and prints one ``BENCH_JSON {...}`` line when done: requests,
-duration, bytes, socket and status errors, and latency percentiles in microseconds.
+The Lua script sets the method, body and headers from the environment and prints one
+``BENCH_JSON {...}`` line when done: requests, duration, bytes, socket and status errors, and
+latency percentiles in microseconds.
 """
 
 from __future__ import annotations

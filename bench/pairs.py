@@ -323,7 +323,9 @@ def _positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run --pairs", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run --pairs", description=__doc__.split("\n")[0]
+    )
     parser.add_argument(
         "--iterations",
         type=_positive,

@@ -14,7 +14,7 @@ TEMPLATE = Path(__file__).resolve().parent / "RESULTS.template.md"
 # name, what, candidate, baseline, kind, limit
 GOALS: tuple[tuple[str, str, str, str, str, float], ...] = (
     ("hot", "hot catalog page vs raw Starlette", "project_hot", "raw_starlette", "min", 0.7),
-    ("cold", "catalog page, cache off, vs Strawberry", "project_cold", "strawberry_best", "min", 0.8),
+    ("cold", "catalog, cache off, vs Strawberry", "project_cold", "strawberry_best", "min", 0.8),
     (
         "signed_in",
         "signed-in cart vs Strawberry",
@@ -263,8 +263,9 @@ def results_md(result: dict[str, Any], folder: Path) -> Path:
         "goals_table": goals_table(result),
         "load_table": load_table(result),
         "checkout": (
-            f"app median {checkout['app']['median_ms']:.1f} ms (p90 {checkout['app']['p90_ms']:.1f}),"
-            f" floor median {checkout['floor']['median_ms']:.1f} ms "
+            f"app median {checkout['app']['median_ms']:.1f} ms "
+            f"(p90 {checkout['app']['p90_ms']:.1f}), "
+            f"floor median {checkout['floor']['median_ms']:.1f} ms "
             f"(p90 {checkout['floor']['p90_ms']:.1f}), {checkout['floor_sql_statements']:.0f} SQL "
             f"statements in the floor, n = {checkout['app']['n']} each"
         ),

@@ -169,22 +169,24 @@ async def sql_per_page(settings: Settings) -> dict[str, Any]:
         os.environ.pop("RESPONSE_CACHE_ENABLED", None)
     try:
         transport = httpx.ASGITransport(app=create_app(container))
-        async with (
-            httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
-            contextlib.redirect_stdout(io.StringIO()),  # the app's metric lines
-        ):
-            await graphql(http, catalog_query(5))  # pools, caches, JWKS: not counted
-            counts: dict[str, int] = {}
-            for size in SQL_PAGE_SIZES:
-                with StatementCounter(container.engine) as counter:
-                    await graphql(http, catalog_query(size))
-                counts[str(size)] = counter.count
+        counts: dict[str, int] = {}
+        with contextlib.redirect_stdout(io.StringIO()):  # the app's metric lines
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                await graphql(http, catalog_query(5))  # pools, caches, JWKS: not counted
+                for size in SQL_PAGE_SIZES:
+                    with StatementCounter(container.engine) as counter:
+                        await graphql(http, catalog_query(size))
+                    counts[str(size)] = counter.count
     finally:
         await container.aclose()
     return {"statements_by_page_size": counts, "constant": len(set(counts.values())) == 1}
 
 
 # --- load -------------------------------------------------------------------------------------
+
+
+def phase(what: str, since: float) -> None:
+    print(f"bench: {what} ({time.perf_counter() - since:.0f} s in)", flush=True)
 
 
 def measure_load(
@@ -194,7 +196,9 @@ def measure_load(
     every round; a short warm-up of each first."""
     for target in variants.values():
         run_wrk(target, connections=8, seconds=1)
-    runs: dict[str, dict[int, list[WrkResult]]] = {n: {c: [] for c in CONCURRENCY} for n in variants}
+    runs: dict[str, dict[int, list[WrkResult]]] = {
+        name: {c: [] for c in CONCURRENCY} for name in variants
+    }
     names = list(variants)
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else list(reversed(names)):
@@ -270,7 +274,9 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
             if len(edges) != PAGE:
                 raise BenchError(f"the catalog page has {len(edges)} products, not {PAGE}")
             ids = [edge["node"]["id"] for edge in edges]
-            lines = [{"productId": i, "quantity": q} for i, q in zip(ids[:3], (1, 2, 3))]
+            # checkouts reserve stock: a product of the run's own, with a million on hand
+            stocked = next(e["node"]["id"] for e in edges if e["node"]["category"] == "bench")
+            lines = [{"productId": i, "quantity": n} for n, i in enumerate(ids[:3], start=1)]
             await graphql(http, ADD_LINES, {"lines": lines}, token=customer_token)
             cart = await graphql(http, CART_QUERY, token=customer_token)
         page_body = (await answer_of(get_url(cold.url, CATALOG_QUERY))).content
@@ -309,10 +315,10 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
         for name, target in cart_variants.items():
             await same_data(name, target, cart)
 
-        print("bench: constant SQL per page …", flush=True)
+        phase("constant SQL per page …", started)
         sql = await sql_per_page(stack.settings)
 
-        print(f"bench: load, {args.rounds} rounds × {args.seconds} s per point …", flush=True)
+        phase(f"load, {args.rounds} rounds × {args.seconds} s per point …", started)
         load = await asyncio.to_thread(
             measure_load,
             catalog_variants | cart_variants,
@@ -320,7 +326,7 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
             rounds=args.rounds,
         )
 
-        print(f"bench: leak check, {args.leak_requests} requests …", flush=True)
+        phase(f"leak check, {args.leak_requests} requests …", started)
         # the hot page if the project serves it fast enough for the budget, else a request
         # through the whole stack that runs no resolver
         leak_target, leak_query = hot_page, f"the hot catalog page ({hot_mode})"
@@ -338,7 +344,7 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
         )
         leak["query"] = f"{leak_query}, 8 connections"
 
-        print(f"bench: checkout, {args.checkout} iterations …", flush=True)
+        phase(f"checkout, {args.checkout} iterations …", started)
         n = args.checkout + 2
         app_users = [stack.new_user() for _ in range(n)]
         floor_users = [stack.new_user() for _ in range(n)]
@@ -351,7 +357,7 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
                     app_tokens=[t for t, _ in app_users],
                     floor_subjects=[s for _, s in floor_users],
                     floor_tokens=[t for t, _ in floor_users],
-                    product_id=ids[0],
+                    product_id=stocked,
                 )
         finally:
             await container.aclose()
@@ -359,7 +365,7 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
         for process in processes:
             process.stop()
 
-    print(f"bench: cold starts, {args.cold_starts} each …", flush=True)
+    phase(f"cold starts, {args.cold_starts} each …", started)
     project_env = stack.env()
     starts = await asyncio.to_thread(
         cold_starts,

@@ -282,9 +282,7 @@ async def open_stack(
         finally:
             if container.redis is not None:
                 with contextlib.suppress(RedisError, OSError):
-                    async for key in container.redis.scan_iter(
-                        match=f"{container.cache_prefix}:*"
-                    ):
+                    async for key in container.redis.scan_iter(match=f"{container.cache_prefix}:*"):
                         await container.redis.delete(key)
             await container.aclose()
 
