@@ -35,7 +35,7 @@ result = module.handler(event, None)
 answered = time.perf_counter()
 body = json.loads(result["body"])
 assert result["statusCode"] == 200 and body["data"] == {"__typename": "Query"}, result
-status = open("/proc/self/status").read().split("\n")
+status = open("/proc/self/status").read().splitlines()
 peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"import_s": imported - started, "first_answer_s": answered - imported,
                   "max_rss_kib": peak}))

@@ -133,7 +133,7 @@ def _cart(data: dict[str, Any] | None, products: dict[str, Product]) -> Cart | N
 
 def build_schema(data: dict[str, Any]) -> strawberry.Schema:
     edges, page_info = _catalog(data["catalog"])
-    products = {edge.node.id: edge.node for edge in edges}
+    products = {str(edge.node.id): edge.node for edge in edges}
     cart = _cart(data.get("cart"), products)
 
     @strawberry.type
@@ -155,7 +155,8 @@ def build_schema(data: dict[str, Any]) -> strawberry.Schema:
             return cart if "authorization" in info.context["request"].headers else None
 
     return strawberry.Schema(
-        query=Query, extensions=[ParserCache(maxsize=100), ValidationCache(maxsize=100)]
+        query=Query,
+        extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)],
     )
 
 
