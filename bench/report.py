@@ -172,11 +172,11 @@ def render(result: dict[str, Any]) -> str:
                 f"{name:22}{c:>4}{p['requests_per_s']:>10.1f}{p['p50_ms']:>9.2f}"
                 f"{p['p90_ms']:>9.2f}{p['p99_ms']:>9.2f}"
             )
-    lines += ["", f"{'goal':18}{'ratio':>8}  {'target':14}{'':12}figures"]
+    lines += ["", f"{'goal':18}{'ratio':>8}  {'target':26}{'':10}figures"]
     for g in result["goals"]:
         ratio = "" if g["ratio"] is None else f"{g['ratio']:.3f}"
         met = "met" if g["met"] else "NOT MET"
-        lines.append(f"{g['goal']:18}{ratio:>8}  {g['target']:14}{met:12}{g['what']}")
+        lines.append(f"{g['goal']:18}{ratio:>8}  {g['target']:26}{met:10}{g['what']}")
     return "\n".join(lines)
 
 

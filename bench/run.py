@@ -220,15 +220,17 @@ def leak_check(
     (wrk runs by duration: chunks sized from the measured throughput, counted until reached)."""
     early = requests // 10
     sent = 0
+    rate = requests_per_s
 
     def drive_to(goal: int) -> None:
-        nonlocal sent
+        nonlocal sent, rate
         while sent < goal:
-            seconds = max(1, math.ceil((goal - sent) / max(requests_per_s, 1.0)))
+            seconds = max(1, math.floor((goal - sent) / max(rate, 1.0)))
             found = run_wrk(target, connections=8, seconds=seconds)
             if found.errors:
                 raise BenchError(f"leak check: {found.errors} errors")
             sent += found.requests
+            rate = found.requests_per_s  # the next chunk sized from what this one did
 
     started = time.perf_counter()
     drive_to(early)
@@ -340,7 +342,7 @@ async def benchmark(stack: Stack, args: argparse.Namespace, work: Path) -> dict[
             hot,
             leak_target,
             requests=args.leak_requests,
-            requests_per_s=hot_rate or 500.0,
+            requests_per_s=hot_rate or 2000.0,
         )
         leak["query"] = f"{leak_query}, 8 connections"
 
