@@ -62,8 +62,15 @@ locks: venv
 schema: venv
 	$(BIN)/python -m schema.snapshot --write
 
+# The gateway benchmark (bench/README.md): the project under uvicorn against its baselines, driven
+# by wrk; under 3 minutes on 2 cores; writes bench/results/ and bench/RESULTS.md. wrk comes from
+# apt-get when missing (sudo when not root). Options: make bench BENCH_ARGS="--rounds 3".
+WRK_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }
+
 bench: venv
-	$(BIN)/python -m bench.run
+	@command -v wrk >/dev/null || { echo "bench: installing wrk with apt-get"; $(WRK_INSTALL); }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Mutation testing of the money path against the unit tests ([tool.mutmut] in pyproject.toml;
 # results in bench/results/mutation.md). Minutes, not seconds: not part of `make test`.
