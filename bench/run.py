@@ -162,11 +162,7 @@ async def same_data(name: str, target: Target, expected: Any) -> None:
 async def sql_per_page(settings: Settings) -> dict[str, Any]:
     """SQL statements per catalog page, by page size, in-process (StatementCounter on the
     engine; the response cache off, so each page runs its resolvers)."""
-    os.environ["RESPONSE_CACHE_ENABLED"] = "false"
-    try:
-        container = Container(Settings.model_validate(settings.model_dump()))
-    finally:
-        os.environ.pop("RESPONSE_CACHE_ENABLED", None)
+    container = Container(settings.model_copy(update={"response_cache_enabled": False}))
     try:
         transport = httpx.ASGITransport(app=create_app(container))
         counts: dict[str, int] = {}
