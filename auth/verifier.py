@@ -18,15 +18,23 @@ Messages name the failed check ("token expired", "unknown signing key") and neve
 token, a claim value or key material. The PyJWT/JWKS exception is chained as ``__cause__`` for
 logs. Tokens revoked in Cognito (GlobalSignOut) stay valid here until they expire: verification
 is local by design.
+
+A token that verified is remembered (by its SHA-256, at most ``VERIFIED_CACHE_SIZE`` tokens,
+each for ``VERIFIED_CACHE_SECONDS`` and never past its own ``exp`` + leeway), so a signed-in
+client's every request does not parse and RSA-verify the same token again. What that can
+change: a key removed from the JWKS keeps its tokens valid for up to that long.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, NoReturn
 
 import jwt
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from auth.jwks import JwksClient, JwksUnavailable, UnknownSigningKey
@@ -36,6 +44,8 @@ from domain.identity import Principal
 ALGORITHM: Final = "RS256"
 MAX_TOKEN_LENGTH: Final = 16 * 1024
 """Cognito tokens are a few KiB even with many groups; anything larger is refused unparsed."""
+VERIFIED_CACHE_SIZE: Final = 10_000
+VERIFIED_CACHE_SECONDS: Final = 60.0
 
 # token_use -> (the claim naming the app client, the claim holding the username)
 TOKEN_USES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
@@ -64,6 +74,7 @@ class CognitoJwtVerifier:
         jwks: JwksClient,
         client_ids: Sequence[str],
         leeway_seconds: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not issuer:
             raise ValueError("issuer is required")
@@ -75,6 +86,11 @@ class CognitoJwtVerifier:
         self._jwks = jwks
         self._client_ids = frozenset(client_ids)
         self._leeway = leeway_seconds
+        self._clock = clock
+        # sha256(token) -> (the principal, when it expires, leeway included)
+        self._verified: TTLCache[bytes, tuple[Principal, float]] = TTLCache(
+            maxsize=VERIFIED_CACHE_SIZE, ttl=VERIFIED_CACHE_SECONDS, timer=clock
+        )
 
     @property
     def issuer(self) -> str:
@@ -86,6 +102,13 @@ class CognitoJwtVerifier:
             raise Unauthenticated("missing token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise Unauthenticated("token too large")
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._verified.get(digest)
+        if remembered is not None:
+            principal, expires = remembered
+            if self._clock() <= expires:
+                return principal
+            self._verified.pop(digest, None)  # past its exp: verified again, and refused
         kid = _signing_kid(token)
         try:
             key = await self._jwks.get_signing_key(kid=kid)
@@ -94,7 +117,9 @@ class CognitoJwtVerifier:
         except JwksUnavailable as exc:
             raise Unauthenticated("signing keys unavailable") from exc
         claims = self._decode(token, key=key)
-        return self._principal(claims)
+        principal = self._principal(claims)
+        self._verified[digest] = (principal, float(claims["exp"]) + self._leeway)
+        return principal
 
     def _decode(self, token: str, *, key: RSAPublicKey) -> dict[str, Any]:
         try:

@@ -134,7 +134,7 @@ async def env(jwks_server: JwksServer, keys: Keys) -> AsyncIterator[Env]:
         timeout_seconds=0.5,
         clock=clock,
     ) as jwks:
-        verifier = CognitoJwtVerifier(issuer=ISSUER, jwks=jwks, client_ids=[CLIENT_ID])
+        verifier = CognitoJwtVerifier(issuer=ISSUER, jwks=jwks, client_ids=[CLIENT_ID], clock=clock)
         yield Env(verifier=verifier, jwks=jwks, server=jwks_server, clock=clock, keys=keys)
 
 
@@ -246,10 +246,10 @@ async def test_key_rotation_is_picked_up_after_the_floor(env: Env) -> None:
 
 
 async def test_keys_are_refetched_after_the_ttl(env: Env) -> None:
-    token = sign(claims(), key=env.keys.a)
-    for advance, expected in ((0, 1), (TTL - 1, 1), (2, 2)):
+    for n, (advance, expected) in enumerate(((0, 1), (TTL - 1, 1), (2, 2))):
         env.clock.now += advance
-        await env.verifier.verify(token)
+        # a new token each time: a verified one is remembered and needs no key
+        await env.verifier.verify(sign(claims(jti=f"j-{n}"), key=env.keys.a))
         assert env.fetches == (expected, expected)
 
 
@@ -360,3 +360,33 @@ async def test_backend_never_fails_the_request(case: str, env: Env) -> None:
         "subject": "sub-asha" if signed_in else None,
         "error": error,
     }
+
+
+async def test_a_verified_token_is_remembered_until_its_expiry(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same token again costs no parse, no key look-up and no RSA check; never past its
+    own exp (+ leeway), never for another token, and a refused token is not remembered."""
+    env.clock.now = time.time()  # the verifier's clock and PyJWT's agree here
+    token = sign(claims(exp=int(env.clock.now) + 100), key=env.keys.a)
+    decoded: list[str] = []
+    real_decode = CognitoJwtVerifier._decode
+
+    def counting(self: CognitoJwtVerifier, token: str, *, key: Any) -> dict[str, Any]:
+        decoded.append(token)
+        return real_decode(self, token, key=key)
+
+    monkeypatch.setattr(CognitoJwtVerifier, "_decode", counting)
+    first = await env.verifier.verify(token)
+    assert await env.verifier.verify(token) == first
+    assert len(decoded) == 1
+    other = sign(claims(sub="sub-ravi", username="ravi"), key=env.keys.a)
+    assert (await env.verifier.verify(other)).subject == "sub-ravi"
+    assert len(decoded) == 2
+    await refused(env.verifier, tampered(env.keys), reason="invalid token signature")
+    await refused(env.verifier, tampered(env.keys), reason="invalid token signature")
+    # past exp + leeway by the verifier's clock: verified again, not answered from memory
+    # (PyJWT's own clock, which did not move, then judges its exp: tested above)
+    env.clock.now += 100 + 30 + 1
+    await env.verifier.verify(token)
+    assert decoded.count(token) == 2
