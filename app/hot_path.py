@@ -54,10 +54,10 @@ ANONYMOUS = "anonymous"
 MAX_QUERY_STRING_BYTES = 32 * 1024
 MAX_BODY_BYTES = 512 * 1024
 _REFUSED_HEADERS = frozenset({b"authorization", b"cookie", b"origin"})
-_NOT_KEPT = frozenset({b"content-length", b"x-request-id"})
 _ID_KEY = b'"requestId":"'
 
 Key = tuple[bytes, bytes | None]
+HeaderList = tuple[tuple[bytes, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,10 @@ class Entry:
     version: int
     prefix: bytes  # the body up to the request id's value
     suffix: bytes  # and after it
-    headers: tuple[tuple[bytes, bytes], ...]  # without Content-Length and X-Request-Id
+    # the normal path's headers, in its order, split where its Content-Length was (each answer
+    # gets its own); X-Request-Id is the request id middleware's
+    head: tuple[tuple[bytes, bytes], ...]
+    tail: tuple[tuple[bytes, bytes], ...]
     operation: str
     weight: int
 
@@ -86,8 +89,9 @@ def request_key(scope: Scope) -> Key | None:
 
 def entry_of(
     *, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, request_id: str
-) -> tuple[bytes, bytes, tuple[tuple[bytes, bytes], ...], int] | None:
-    """(prefix, suffix, headers, weight) of an answer that may be kept, else None."""
+) -> tuple[bytes, bytes, HeaderList, HeaderList, int] | None:
+    """(prefix, suffix, headers before and after Content-Length, weight) of an answer that
+    may be kept, else None."""
     if status != 200 or len(body) > MAX_BODY_BYTES:
         return None
     cache_control = b""
@@ -112,8 +116,10 @@ def entry_of(
     cost = extensions.get("cost")
     requested = cost.get("requested") if isinstance(cost, dict) else None
     weight = max(1, requested) if isinstance(requested, int) else 1
-    kept = tuple((n, v) for n, v in headers if n not in _NOT_KEPT)
-    return before + _ID_KEY, b'"' + after, kept, weight
+    kept = [(n, v) for n, v in headers if n != b"x-request-id"]
+    at = next((i for i, (n, _) in enumerate(kept) if n == b"content-length"), len(kept))
+    head, tail = tuple(kept[:at]), tuple(kept[at + 1 :])
+    return before + _ID_KEY, b'"' + after, head, tail, weight
 
 
 class CachedAnswers:
@@ -183,7 +189,7 @@ class CachedAnswers:
     async def _answer(scope: Scope, send: Send, entry: Entry, started: float) -> None:
         request_id = str((scope.get("state") or {}).get("request_id") or "")
         body = entry.prefix + request_id.encode() + entry.suffix
-        headers = [*entry.headers, (b"content-length", str(len(body)).encode())]
+        headers = [*entry.head, (b"content-length", str(len(body)).encode()), *entry.tail]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         metrics.record(
@@ -222,12 +228,13 @@ class CachedAnswers:
         kept = entry_of(status=status, headers=headers, body=body, request_id=request_id)
         if kept is None or await self.version().current() != version:
             return
-        prefix, suffix, entry_headers, weight = kept
+        prefix, suffix, head, tail, weight = kept
         self.entries[key] = Entry(
             version=version,
             prefix=prefix,
             suffix=suffix,
-            headers=entry_headers,
+            head=head,
+            tail=tail,
             operation=operation_of(scope) or ANONYMOUS,
             weight=weight,
         )

@@ -69,10 +69,8 @@ class PowertoolsMetrics:
         dimensions: Mapping[str, str],
         timestamp_ms: int | None = None,
     ) -> str:
-        """The EMF line ``single_metric`` prints for this one metric (a dimension with an empty
-        name or value left out, as Powertools does), newline included."""
-        dims = {"service": self.service}
-        dims.update((k, v) for k, v in dimensions.items() if k.strip() and v.strip())
+        """The EMF line ``single_metric`` prints for this one metric, newline included."""
+        dims = {"service": self.service, **dimensions}
         blob = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
