@@ -10,9 +10,10 @@ without entering the rest of the stack, when all of these hold (else the normal 
 * ``GET /graphql`` with no ``Authorization``, ``Cookie`` or ``Origin`` header (CORS answers
   differ per origin: those go through the CORS middleware);
 * the entry was stored under the current catalog version, read through the response cache's
-  own memoised reader (re-read at most every 0.5 s: a save is seen within 1 s here too); the
-  version is read before the normal path runs and again after, and an answer is kept only if
-  both agree;
+  own memoised reader (re-read at most every 0.5 s: a save is seen within 1 s here too). An
+  answer is kept under the version the response cache made it at (``scope["state"]``), and
+  only if that is still the current one once it is sent. Nothing here reads the version for a
+  request without an entry;
 * it is younger than the response cache's L1 TTL (``RESPONSE_CACHE_LOCAL_TTL_SECONDS``), in a
   bounded ``TTLCache`` (``RESPONSE_CACHE_LOCAL_SIZE`` entries);
 * with rate limits on, the client's IP bucket (the key :class:`app.rate_limits.ClientAddress`
@@ -46,6 +47,7 @@ from domain.ports import CatalogVersion
 from domain.rate_limits import RateLimiter, graphql_charges
 from resolvers import metrics
 from schema.metrics import operation_of
+from schema.response_cache import CATALOG_VERSION_STATE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -157,17 +159,15 @@ class CachedAnswers:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        version = await self.version().current()
         entry = self.entries.get(key)
         if (
             entry is not None
-            and version is not None
-            and entry.version == version
+            and await self.version().current() == entry.version
             and await self._admitted(scope, entry)
         ):
             await self._answer(scope, send, entry, started)
             return
-        await self._fill(scope, receive, send, key, version)
+        await self._fill(scope, receive, send, key)
 
     async def _admitted(self, scope: Scope, entry: Entry) -> bool:
         limiter = self.rate_limiter()
@@ -199,10 +199,8 @@ class CachedAnswers:
             operation=entry.operation,
         )
 
-    async def _fill(
-        self, scope: Scope, receive: Receive, send: Send, key: Key, version: int | None
-    ) -> None:
-        """The normal path; its answer kept when it is cacheable and the version held."""
+    async def _fill(self, scope: Scope, receive: Receive, send: Send, key: Key) -> None:
+        """The normal path; its answer kept when it is cacheable and its version current."""
         status = 0
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
@@ -221,9 +219,11 @@ class CachedAnswers:
             await send(message)
 
         await self.app(scope, receive, capturing_send)
-        if not public or version is None:
+        state = scope.get("state") or {}
+        version = state.get(CATALOG_VERSION_STATE_KEY)
+        if not public or not isinstance(version, int) or isinstance(version, bool):
             return
-        request_id = str((scope.get("state") or {}).get("request_id") or "")
+        request_id = str(state.get("request_id") or "")
         body = b"".join(chunks)
         kept = entry_of(status=status, headers=headers, body=body, request_id=request_id)
         if kept is None or await self.version().current() != version:
