@@ -31,6 +31,7 @@ from app.guards import (
     http_exception_answer,
     server_error_answer,
 )
+from app.hot_path import CachedAnswers
 from app.logging import configure_logging
 from app.metrics import configure_metrics
 from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
@@ -235,6 +236,18 @@ def create_app(container: Container | None = None) -> Starlette:
         )
     middleware = [
         Middleware(RequestIdMiddleware),
+        # repeated anonymous catalog GETs answered from their bytes, before everything else
+        Middleware(
+            CachedAnswers,
+            enabled=settings.response_cache_enabled,
+            version=lambda: container.catalog_version,
+            rate_limiter=lambda: container.rate_limiter,
+            trusted=settings.trusted_proxy_networks,
+            ttl_seconds=min(
+                settings.response_cache_local_ttl_seconds, settings.response_cache_ttl_seconds
+            ),
+            maxsize=settings.response_cache_local_size,
+        ),
         *_answer_guards(settings),
         Middleware(
             RequestMetrics,

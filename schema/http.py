@@ -282,6 +282,7 @@ class GraphQLApp(GraphQL[Context, None]):
             query=data.query,
             operation_name=data.operation_name,
             variables=data.variables,
+            state=request.scope.setdefault("state", {}),
         )
 
     @staticmethod

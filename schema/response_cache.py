@@ -11,7 +11,7 @@ their ``extensions`` (the cost) and never the request id, which each answer gets
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,6 +32,9 @@ from schema.rate_limits import MAX_TOKENS, root_fields
 CATALOG_FIELDS = frozenset({"products", "product", "offers"})
 # a longer document is never cached (nor memoised: the memo stays a few MB at most)
 MAX_CACHEABLE_QUERY_CHARS = 8 * 1024
+# the catalog version a request's cacheable answer was made at (``scope["state"]``), for the
+# hot path in front of the stack (``app/hot_path.py``); False when its operations saw two
+CATALOG_VERSION_STATE_KEY = "catalog_version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +84,11 @@ async def cache_key(
     query: str | None,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
+    state: MutableMapping[str, Any] | None = None,
 ) -> str | None:
     """The entry a request reads and fills, None when it is not cacheable now (not a
-    catalog-only query, or the catalog version is unknown: its store is down)."""
+    catalog-only query, or the catalog version is unknown: its store is down). The version
+    used is noted in ``state`` (:data:`CATALOG_VERSION_STATE_KEY`)."""
     if not query:
         return None
     document = catalog_document(query, operation_name)
@@ -92,6 +97,9 @@ async def cache_key(
     version = await cache.version.current()
     if version is None:
         return None
+    if state is not None:
+        seen = state.get(CATALOG_VERSION_STATE_KEY, version)
+        state[CATALOG_VERSION_STATE_KEY] = version if seen == version else False
     return response_key(
         namespace=namespace,
         document=document,

@@ -181,3 +181,45 @@ def test_a_failing_sink_never_breaks_the_use_case(caplog: pytest.LogCaptureFixtu
 def test_metric_names_are_identifiers(name: str) -> None:
     with pytest.raises(ValueError):
         metrics.record(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "dimensions"),
+    [
+        ("OperationLatency", 0.731, "Milliseconds", {"operation": "Shelf"}),
+        ("Errors", 1, "Count", {"code": "RATE_LIMITED"}),
+        ("WebhookLag", 850, "Milliseconds", {}),
+        ("OutboxMessagesParked", 3, "Count", {"kind": "notify.customer"}),
+    ],
+)
+def test_the_hand_made_blob_is_the_one_powertools_single_metric_prints(
+    sink: PowertoolsMetrics,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: float,
+    unit: metrics.Unit,
+    dimensions: dict[str, str],
+) -> None:
+    from aws_lambda_powertools.metrics import single_metric
+
+    capsys.readouterr()
+    with single_metric(
+        name=name,
+        unit=unit,  # type: ignore[arg-type]
+        value=value,
+        namespace=sink.namespace,
+        default_dimensions={"service": SERVICE, **dimensions},
+    ):
+        pass
+    [theirs] = blobs(capsys)
+    ours = json.loads(
+        sink.single_blob(
+            name,
+            value=value,
+            unit=unit,
+            dimensions=dimensions,
+            timestamp_ms=theirs["_aws"]["Timestamp"],
+        )
+    )
+    assert ours == theirs
+    assert list(ours) == list(theirs)  # the same keys in the same order
