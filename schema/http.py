@@ -11,7 +11,7 @@
   limits and the query cost see the stored query of a hash-only request;
 * anonymous catalog-only queries are answered from the response cache
   (``schema/response_cache.py``); GET answers to them are ``Cache-Control: public``, every
-  other answer ``private, no-store``, all with ``Vary: Authorization``.
+  other answer ``private, no-store``, all with ``Vary: Authorization, Accept``.
 """
 
 from __future__ import annotations
@@ -383,6 +383,10 @@ def _mark(sub_response: Response, *, public: bool) -> None:
 
 
 def _vary_on_authorization(response: Response) -> None:
+    """The answer differs by caller, and by ``Accept`` (its media type follows it): a shared
+    cache (CloudFront) must key on both."""
     vary = [v.strip() for v in response.headers.get("vary", "").split(",") if v.strip()]
-    if "authorization" not in {v.lower() for v in vary}:
-        response.headers["vary"] = ", ".join([*vary, "Authorization"])
+    present = {v.lower() for v in vary}
+    added = [name for name in ("Authorization", "Accept") if name.lower() not in present]
+    if added:
+        response.headers["vary"] = ", ".join([*vary, *added])
