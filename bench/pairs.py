@@ -28,7 +28,6 @@ import dataclasses
 import json
 import os
 import platform
-import secrets
 import subprocess
 import sys
 import time
@@ -36,19 +35,16 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from app.container import Container
 from app.main import create_app
-from app.settings import Settings, normalise_database_url
+from app.settings import Settings
 from bench.measure import BenchError, Pair, Variant, compare, measure, warm_up
+from bench.stack import bench_database
 from datasources.postgres import migrate
 from datasources.postgres.catalog import SqlOfferRepository
 from datasources.postgres.engine import StatementCounter
@@ -69,32 +65,6 @@ BATCHED_QUERY = "query({params}) {{ {fields} }}".format(
     params=", ".join(f"$i{k}: ID!" for k in range(LOOKUP_IDS)),
     fields=" ".join(f"p{k}: product(id: $i{k}) {{ {PRODUCT_FIELDS} }}" for k in range(LOOKUP_IDS)),
 )
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@contextlib.asynccontextmanager
-async def bench_database(server_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A new database of this run's own (its URL, and the server's version); dropped after."""
-    name = f"storefront_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(
-        normalise_database_url(_with_database(server_url, "postgres")),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-    )
-    try:
-        async with admin.connect() as connection:
-            version = str(await connection.scalar(text("SHOW server_version")))
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield normalise_database_url(_with_database(server_url, name)), version
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 @contextlib.asynccontextmanager
