@@ -38,6 +38,7 @@ from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
 from app.rate_limits import ClientAddress
 from app.secrets import SecretsNotReady
 from app.settings import Settings
+from app.storefront import storefront_mount
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
 from domain.identity import Principal
@@ -234,6 +235,8 @@ def create_app(container: Container | None = None) -> Starlette:
         routes.append(
             Mount(GRAPHIQL_STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC_DIR), name="graphiql")
         )
+    if settings.storefront_served:
+        routes.append(storefront_mount(settings))
     middleware = [
         Middleware(RequestIdMiddleware),
         # repeated anonymous catalog GETs answered from their bytes, before everything else

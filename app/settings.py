@@ -94,8 +94,11 @@ class Settings(BaseSettings):
     # Checkout and payment sessions
     merchant_name: str = "Demo Storefront"
     public_base_url: str = "http://127.0.0.1:8000"  # where Razorpay posts the checkout callback
-    storefront_success_url: str = "http://127.0.0.1:8000/static/checkout/success.html"
-    storefront_failure_url: str = "http://127.0.0.1:8000/static/checkout/failure.html"
+    storefront_success_url: str = "http://127.0.0.1:8000/shop/checkout/success.html"
+    storefront_failure_url: str = "http://127.0.0.1:8000/shop/checkout/failure.html"
+    # the demo storefront (storefront/) at /shop/: unset = served by the app locally; in
+    # production S3 + CloudFront serve it and the app does not
+    storefront_served: bool | None = Field(default=None, validate_default=True)
     payment_session_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # a verify, callback or cancel carries out its own outbox effects (a manual capture,
     # notifications) for at most this long before it answers; the dispatcher does the rest
@@ -173,7 +176,7 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("graphiql_enabled", "introspection_enabled")
+    @field_validator("graphiql_enabled", "introspection_enabled", "storefront_served")
     @classmethod
     def _on_except_in_production(cls, value: bool | None, info: ValidationInfo) -> bool:
         return value if value is not None else info.data.get("environment") != "production"

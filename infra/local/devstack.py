@@ -68,6 +68,7 @@ async def run_jobs_every(container: Container, *, seconds: float) -> None:
 def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
     return {
         "graphql_url": f"{api_base}/graphql",
+        "storefront_url": f"{api_base}/shop/",
         "webhook_url": f"{api_base}/webhooks/razorpay",
         "aws_endpoint_url": settings.aws_endpoint_url,
         "aws_region": settings.aws_region,
@@ -119,6 +120,8 @@ async def serve(args: argparse.Namespace) -> None:
             "secrets_cache_seconds": 10,
             "razorpay_base_url": razorpay_url,
             "public_base_url": api_base,
+            "storefront_success_url": f"{api_base}/shop/checkout/success.html",
+            "storefront_failure_url": f"{api_base}/shop/checkout/failure.html",
             "sns_customer_topic_arn": topics["customer"],
             "sns_admin_topic_arn": topics["admin"],
         }
