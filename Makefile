@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: package locks run test venv lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue encrypt-pii
+.PHONY: package locks run test venv browser lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue encrypt-pii
 
 $(STAMP): requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -36,8 +36,18 @@ imports: venv
 
 # tests marked slow stay out of `make test` (CI); the money storm is in it, and `make storm`
 # runs it alone with its report
-pytest: venv
+pytest: venv browser
 	$(BIN)/python -m pytest -m "not slow"
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; no browser is
+# downloaded. Installed with apt when missing (as root, or with sudo).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null; }; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: apt-get install chromium"; exit 1; }
 
 # The money-path storm (issue 9): 1,000+ deliveries against a Razorpay slowed by 3 s; writes
 # its answer times (p50/p99) to bench/results/webhook_storm.md. About a minute.
