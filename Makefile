@@ -37,7 +37,7 @@ imports: venv
 # tests marked slow stay out of `make test` (CI); the money storm is in it, and `make storm`
 # runs it alone with its report
 pytest: venv browser
-	$(BIN)/python -m pytest -m "not slow"
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m "not slow"
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright; no browser is
 # downloaded. Installed with apt when missing (as root, or with sudo).

@@ -35,44 +35,59 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def cognito_endpoint(settings: Settings) -> str:
+def cognito_endpoint(*, region: str, emulator_url: str | None = None) -> str:
     """Where the browser sends Cognito's ``InitiateAuth`` (the emulator when there is one)."""
-    if settings.aws_endpoint_url:
-        return settings.aws_endpoint_url.rstrip("/") + "/"
-    region = settings.aws_region
-    pool = settings.cognito_user_pool_id or ""
-    if "_" in pool:
-        region = pool.split("_", 1)[0]
+    if emulator_url:
+        return emulator_url.rstrip("/") + "/"
     return f"https://cognito-idp.{region}.amazonaws.com/"
 
 
-def storefront_config(settings: Settings) -> dict[str, Any]:
-    """``/shop/config.json``: what the static pages need to sign in and to pay."""
-    client_ids = settings.client_ids
-    if settings.razorpay_base_url:  # the local sandbox: its hosted Checkout page
+def config_for(
+    *,
+    region: str,
+    client_id: str,
+    merchant_name: str,
+    emulator_url: str | None = None,
+    sandbox_url: str | None = None,
+) -> dict[str, Any]:
+    """``config.json``: what the static pages need to sign in and to pay. ``sandbox_url``: the
+    local Razorpay sandbox (its hosted Checkout page); without it, Razorpay's checkout.js."""
+    if sandbox_url:
         checkout: dict[str, Any] = {
             "mode": "hosted",
-            "url": settings.razorpay_base_url.rstrip("/") + "/v1/checkout/embedded",
+            "url": sandbox_url.rstrip("/") + "/v1/checkout/embedded",
         }
     else:
         checkout = {"mode": "checkout.js", "script": CHECKOUT_JS}
     return {
         "graphqlUrl": "/graphql",
-        "merchantName": settings.merchant_name,
+        "merchantName": merchant_name,
         "cognito": {
-            "endpoint": cognito_endpoint(settings),
-            "region": settings.aws_region,
-            "clientId": client_ids[0] if client_ids else "",
+            "endpoint": cognito_endpoint(region=region, emulator_url=emulator_url),
+            "region": region,
+            "clientId": client_id,
         },
         "checkout": checkout,
     }
 
 
-def storefront_csp(settings: Settings) -> str:
-    """Scripts and styles from the site itself; requests to the site and Cognito; forms posted
-    to the site and, locally, the sandbox's Checkout page; Razorpay's own script and frames
-    when Checkout is checkout.js."""
-    config = storefront_config(settings)
+def storefront_config(settings: Settings) -> dict[str, Any]:
+    """The app's own ``config.json`` (the local stack's): from its settings."""
+    pool = settings.cognito_user_pool_id or ""
+    client_ids = settings.client_ids
+    return config_for(
+        region=pool.split("_", 1)[0] if "_" in pool else settings.aws_region,
+        client_id=client_ids[0] if client_ids else "",
+        merchant_name=settings.merchant_name,
+        emulator_url=settings.aws_endpoint_url,
+        sandbox_url=settings.razorpay_base_url,
+    )
+
+
+def csp_for(config: dict[str, Any]) -> str:
+    """The storefront's Content-Security-Policy for ``config``: scripts and styles from the
+    site itself; requests to the site and Cognito; forms posted to the site and, locally, the
+    sandbox's Checkout page; Razorpay's own script and frames when Checkout is checkout.js."""
     connect = ["'self'", _origin(config["cognito"]["endpoint"])]
     forms = ["'self'"]
     scripts = ["'self'"]
@@ -130,7 +145,7 @@ def storefront_mount(settings: Settings) -> Mount:
         ]
     )
     headers = [
-        (b"content-security-policy", storefront_csp(settings).encode()),
+        (b"content-security-policy", csp_for(config).encode()),
         (b"cache-control", b"no-cache"),
     ]
     return Mount(STOREFRONT_URL, app=_WithHeaders(router, headers), name="storefront")
