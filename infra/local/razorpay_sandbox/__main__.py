@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="webhook backoff clock factor"
     )
+    parser.add_argument(
+        "--state-file", default=None, help="SQLite file keeping the state across restarts"
+    )
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_secret=args.webhook_secret,
         auto_capture=not args.manual_capture,
         time_scale=args.time_scale,
+        state_file=args.state_file,
     )
     uvicorn.run(
         create_sandbox_app(config=config),

@@ -39,6 +39,9 @@ class SandboxConfig:
     # Refunds: processed at once, pending then processed, or pending then failed.
     refund_outcome: RefundOutcome = "processed"
     refund_processing_delay: float = 5.0  # sandbox seconds, for "pending" and "failed"
+    # a SQLite file keeping orders, payments and refunds across restarts (None: memory only);
+    # set at start, not through POST /_sandbox/config
+    state_file: str | None = None
 
     def scaled(self, sandbox_seconds: float) -> float:
         """Real seconds to sleep for ``sandbox_seconds`` on the compressible clock."""

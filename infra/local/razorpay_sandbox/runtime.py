@@ -32,7 +32,7 @@ class Sandbox:
     def __init__(self, *, config: SandboxConfig) -> None:
         self._initial = config.copy()
         self.config = config.copy()
-        self.store = Store()
+        self.store = Store(config.state_file)
         self.faults = FaultBook()
         self.webhooks = Dispatcher(config=lambda: self.config, faults=self.faults)
         self.checkouts: dict[str, CheckoutSession] = {}
@@ -158,6 +158,7 @@ class Sandbox:
     async def close(self) -> None:
         self.abort_sleepers()
         await self.webhooks.close()
+        self.store.close()
 
 
 def error_metadata_json(result: JSON) -> str:

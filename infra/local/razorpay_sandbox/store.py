@@ -1,14 +1,21 @@
-"""In-memory Razorpay state and its transitions, guarded by one lock.
+"""Razorpay state and its transitions, guarded by one lock: in memory, and with ``path`` also
+in a SQLite file (the local stack's ``.devstack/razorpay-sandbox.db``), so a restart finds the
+orders, payments and refunds it had.
 
 Every mutating method answers the entity JSON the API returns plus the webhook events
-Razorpay would send, as snapshots taken inside the lock.
+Razorpay would send, as snapshots taken inside the lock. With a file, what a method changed is
+written (one transaction) before the lock is let go: what the API answered is on disk.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
+import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from infra.local.razorpay_sandbox.entities import JSON, Event, Order, Payment, Refund
@@ -44,13 +51,81 @@ class Attempt:
     notes: dict[str, Any] | None = None
 
 
+_KINDS: dict[str, type[Order] | type[Payment] | type[Refund]] = {
+    "order": Order,
+    "payment": Payment,
+    "refund": Refund,
+}
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entities (kind TEXT NOT NULL, id TEXT NOT NULL,"
+    " body TEXT NOT NULL, PRIMARY KEY (kind, id))",
+    "CREATE TABLE IF NOT EXISTS refund_idempotency (key TEXT PRIMARY KEY,"
+    " payment_id TEXT NOT NULL, amount INTEGER, refund_id TEXT NOT NULL)",
+)
+
+
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, path: Path | str | None = None) -> None:
         self._lock = threading.RLock()
         self.orders: dict[str, Order] = {}
         self.payments: dict[str, Payment] = {}
         self.refunds: dict[str, Refund] = {}
         self._idempotency: dict[str, tuple[str, int | None, str]] = {}
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._load()
+
+    @property
+    def persistent(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _load(self) -> None:
+        assert self._db is not None
+        tables: dict[str, dict[str, Any]] = {
+            "order": self.orders,
+            "payment": self.payments,
+            "refund": self.refunds,
+        }
+        for kind, entity_id, body in self._db.execute(
+            "SELECT kind, id, body FROM entities ORDER BY rowid"
+        ):
+            tables[kind][entity_id] = _KINDS[kind](**json.loads(body))
+        for key, payment_id, amount, refund_id in self._db.execute(
+            "SELECT key, payment_id, amount, refund_id FROM refund_idempotency"
+        ):
+            self._idempotency[key] = (payment_id, amount, refund_id)
+
+    def _save(
+        self, *entities: Order | Payment | Refund, idempotency_key: str | None = None
+    ) -> None:
+        """Write ``entities`` (and a refund's idempotency key) in one transaction; called with
+        the lock held, after the change."""
+        if self._db is None:
+            return
+        kinds = {Order: "order", Payment: "payment", Refund: "refund"}
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            for entity in entities:
+                self._db.execute(
+                    "INSERT INTO entities (kind, id, body) VALUES (?, ?, ?)"
+                    " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                    (kinds[type(entity)], entity.id, json.dumps(dataclasses.asdict(entity))),
+                )
+            if idempotency_key is not None:
+                payment_id, amount, refund_id = self._idempotency[idempotency_key]
+                self._db.execute(
+                    "INSERT OR REPLACE INTO refund_idempotency VALUES (?, ?, ?, ?)",
+                    (idempotency_key, payment_id, amount, refund_id),
+                )
 
     def reset(self) -> None:
         with self._lock:
@@ -58,6 +133,16 @@ class Store:
             self.payments.clear()
             self.refunds.clear()
             self._idempotency.clear()
+            if self._db is not None:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.execute("DELETE FROM entities")
+                    self._db.execute("DELETE FROM refund_idempotency")
+
+    def pending_refunds(self) -> list[str]:
+        """Refunds still pending (their settling timer does not survive a restart)."""
+        with self._lock:
+            return [r.id for r in self.refunds.values() if r.status == "pending"]
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -121,6 +206,7 @@ class Store:
         )
         with self._lock:
             self.orders[order.id] = order
+            self._save(order)
             return order.to_json()
 
     def pay(
@@ -157,6 +243,7 @@ class Store:
                 payment.error_reason = error["reason"]
                 if payment.vpa is not None:
                     payment.vpa = "failure@razorpay"
+                self._save(order, payment)
                 return payment.to_json(), [_event("payment.failed", payment=payment)]
             payment.status = "authorized"
             if attempt.method == "upi":
@@ -167,6 +254,7 @@ class Store:
                 capture = auto_capture if order.payment_capture is None else order.payment_capture
             if capture:
                 events += self._capture(payment)
+            self._save(order, payment)
             return payment.to_json(), events
 
     def capture(
@@ -187,6 +275,7 @@ class Store:
             if currency is not None and currency != payment.currency:
                 raise ApiError("Currency should be same as payment currency", field="currency")
             events = self._capture(payment)
+            self._save(self.orders[payment.order_id], payment)
             return payment.to_json(), events
 
     def _capture(self, payment: Payment) -> list[Event]:
@@ -253,6 +342,7 @@ class Store:
             payment.amount_refunded += amount
             if payment.amount_refunded >= payment.amount:
                 payment.status = "refunded"
+            self._save(refund, payment, idempotency_key=idempotency_key)
             events = [_event("refund.created", refund=refund, payment=payment)]
             if refund.status == "processed":
                 events.append(_event("refund.processed", refund=refund, payment=payment))
@@ -269,8 +359,10 @@ class Store:
                 refund.status = "failed"
                 payment.amount_refunded -= refund.amount
                 payment.status = "captured"
+                self._save(refund, payment)
                 return [_event("refund.failed", refund=refund, payment=payment)]
             refund.status = "processed"
+            self._save(refund)
             return [_event("refund.processed", refund=refund, payment=payment)]
 
 
