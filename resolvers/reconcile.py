@@ -15,8 +15,10 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from cachetools import TTLCache
+
 from domain.errors import DomainError
-from domain.gateway import PaymentGatewayError
+from domain.gateway import PaymentGatewayError, PaymentGatewayRejected
 from domain.payment_rules import PaymentReported, RefundReported
 from domain.payments import CLOSED_STATUSES, PaymentStatus
 from domain.refunds import RefundStatus, processed_total
@@ -33,6 +35,31 @@ CLOSED = tuple(sorted(CLOSED_STATUSES))
 LATE_CAPTURE_WINDOW = timedelta(days=3)
 # captured money first: it decides the session; then authorizations, then failures
 _ORDER = {"captured": 0, "refunded": 1, "authorized": 2, "failed": 3}
+# A session Razorpay cannot answer for is warned about once (per process and error, for a
+# day), then logged at DEBUG: the job runs every minute and would repeat it for ever.
+_WARNED: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=24 * 3600)
+REJECTED_HINT = (
+    "Razorpay does not know this session's order (made with other keys, or on a sandbox that "
+    "was reset): the session is left as it is; check the keys, or start the local stack "
+    "afresh with `make run FRESH=1`"
+)
+UNAVAILABLE_HINT = "Razorpay did not answer: the next run tries again"
+
+
+def warn_unreadable(session_id: str, exc: PaymentGatewayError) -> None:
+    text = str(exc)
+    if _WARNED.get(session_id) == text:
+        logger.debug("reconcile: session %s still unreadable at Razorpay: %s", session_id, text)
+        return
+    _WARNED[session_id] = text
+    hint = REJECTED_HINT if isinstance(exc, PaymentGatewayRejected) else UNAVAILABLE_HINT
+    logger.warning(
+        "reconcile: session %s unreadable at Razorpay: %s. %s (logged once; the next failures "
+        "at DEBUG)",
+        session_id,
+        text,
+        hint,
+    )
 
 
 async def reconcile(
@@ -63,7 +90,7 @@ async def reconcile(
         try:
             corrected += await reconcile_one(deps, session_id, deadline=deadline)
         except PaymentGatewayError as exc:
-            logger.warning("reconcile: session %s unreadable at Razorpay: %s", session_id, exc)
+            warn_unreadable(session_id, exc)
         except Exception:
             logger.exception("reconcile: session %s failed; the others go on", session_id)
         finally:
