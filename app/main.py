@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.container import Container, get_container
-from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_csp, graphiql_html
+from app.graphiql import GRAPHIQL_STATIC_DIR, graphiql_page
 from app.guards import (
     ErrorBoundary,
     JsonCORS,
@@ -149,7 +149,7 @@ def create_app(container: Container | None = None) -> Starlette:
             namespace=f"{settings.max_query_cost}:{settings.default_page_size}",
         )
 
-    ide_html = graphiql_html(static_url=GRAPHIQL_STATIC_URL) if settings.graphiql_enabled else None
+    ide_page = graphiql_page(settings, static_url=GRAPHIQL_STATIC_URL)
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_cost=settings.max_query_cost,
@@ -166,8 +166,8 @@ def create_app(container: Container | None = None) -> Starlette:
         ),
         deps=lambda: container.deps,
         identify=identify,
-        ide_html=ide_html,
-        ide_csp=graphiql_csp(ide_html) if ide_html else None,
+        ide_html=ide_page[0] if ide_page else None,
+        ide_csp=ide_page[1] if ide_page else None,
         persisted_queries=lambda: container.persisted_queries,
         response_cache=response_cache,
     )

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # GraphQL. GraphiQL and introspection: unset = on locally, off in production (an explicit
     # true is allowed there, and logged at start-up)
     graphiql_enabled: bool | None = Field(default=None, validate_default=True)
+    # the local stack's demo users (JSON, stack.json's "users"), offered by GraphiQL's "Sign in
+    # as a demo user" against the emulator's Cognito; never shown in production
+    graphiql_demo_users: str = ""
     introspection_enabled: bool | None = Field(default=None, validate_default=True)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=100)
