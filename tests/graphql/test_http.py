@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 
 from app.container import Container
 from app.main import create_app
 from app.settings import Settings
+from infra.local.cognito import CognitoStack
 from tests.support.services import free_port
 
 
@@ -108,3 +112,66 @@ async def test_deep_queries_are_refused(settings: Settings, container: Container
         await shallow.aclose()  # what it opened itself (the rate limits' Redis connections)
     assert "errors" not in ok.json()
     assert "exceeds maximum operation depth of 4" in deep.json()["errors"][0]["message"]
+
+
+def _opening_query(html: str) -> str:
+    match = re.search(r"const EXAMPLE_QUERY = (\".*?\");\n", html)
+    assert match, "GraphiQL's opening query"
+    query: str = json.loads(match.group(1))
+    return query
+
+
+async def test_graphiql_opens_on_the_catalog_and_that_query_runs(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    query = _opening_query(page.text)
+    assert query.lstrip().startswith("#") and "query Catalog {" in query
+    assert "Authorization" in query  # how to sign in
+    body = (await client.post("/graphql", json={"query": query})).json()
+    assert "errors" not in body, body
+    products = body["data"]["products"]
+    assert len(products["edges"]) == 10 and products["pageInfo"]["hasNextPage"] is True
+    node = products["edges"][0]["node"]
+    assert set(node) == {"id", "title", "category", "price", "gstRateBp", "stock", "offers"}
+    # the run's settings name no demo users: no helper, no passwords, requests to the app only
+    assert "demo-sign-in" not in page.text
+    assert "connect-src 'self';" in page.headers["content-security-policy"]
+
+
+async def _graphiql_page_of(settings: Settings, container: Container) -> httpx.Response:
+    own = Container(settings)
+    own.__dict__["engine"] = container.engine  # share the run's pool
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(own)), base_url="http://t"
+        ) as c:
+            return await c.get("/graphql", headers={"accept": "text/html"})
+    finally:
+        del own.__dict__["engine"]
+        await own.aclose()
+
+
+async def test_graphiql_offers_the_demo_users_locally_and_never_in_production(
+    settings: Settings, container: Container, cognito: CognitoStack
+) -> None:
+    users = cognito.as_json()["users"]
+    local = settings.model_copy(update={"graphiql_demo_users": json.dumps(users)})
+    page = await _graphiql_page_of(local, container)
+    assert page.status_code == 200
+    for user in users:
+        assert json.dumps(user["username"]) in page.text and user["password"] in page.text
+    assert 'id="demo-sign-in"' not in page.text  # the panel is built by the script…
+    assert "Sign in as a demo user" in page.text  # …which is on the page
+    csp = page.headers["content-security-policy"]
+    scripts = csp.split("script-src ", 1)[1].split(";", 1)[0].split()
+    assert "'unsafe-inline'" not in scripts and len(scripts) == 3  # 'self' and two hashes
+    assert f"connect-src 'self' {settings.aws_endpoint_url};" in csp
+
+    # the same users given to a production app (explicitly with GraphiQL): none of it shows
+    production = local.model_copy(update={"environment": "production", "graphiql_enabled": True})
+    page = await _graphiql_page_of(production, container)
+    assert page.status_code == 200 and "query Catalog {" in _opening_query(page.text)
+    assert "Sign in as a demo user" not in page.text
+    assert all(user["password"] not in page.text for user in users)
+    assert "connect-src 'self';" in page.headers["content-security-policy"]
