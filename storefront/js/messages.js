@@ -94,6 +94,7 @@ const DATE = new Intl.DateTimeFormat('en-IN', {
   timeStyle: 'short',
   timeZone: 'Asia/Kolkata',
 });
+const DAY = new Intl.DateTimeFormat('en-IN', { dateStyle: 'medium', timeZone: 'Asia/Kolkata' });
 const TIME = new Intl.DateTimeFormat('en-IN', {
   hour: '2-digit',
   minute: '2-digit',
@@ -104,6 +105,10 @@ const TIME = new Intl.DateTimeFormat('en-IN', {
 /** A DateTime of the API (ISO 8601) in the merchant's time zone. */
 export function formatDate(iso) {
   return iso ? `${DATE.format(new Date(iso))} IST` : '';
+}
+
+export function formatDay(iso) {
+  return iso ? DAY.format(new Date(iso)) : '';
 }
 
 export function formatTime(iso) {

@@ -23,7 +23,7 @@ const PRODUCT_CARD = /* GraphQL */ `
     gstRateBp
     stock
     imageUrl
-    offers { id code description }
+    offers { id code description productIds categories }
   }
 `;
 

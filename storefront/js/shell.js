@@ -72,7 +72,7 @@ function renderAccount() {
   if (user) {
     replace(
       accountSlot,
-      h('span', { class: 'who' }, 'Signed in as ', h('strong', { text: user.username })),
+      h('span', { class: 'who' }, h('span', { class: 'who-label' }, 'Signed in as '), h('strong', { text: user.username })),
       h('button', { type: 'button', class: 'link-button', on: { click: onSignOut } }, 'Sign out'),
     );
   } else {

@@ -49,7 +49,7 @@ export function thumbnail(product, size = '') {
 export function costBreakdown(cost, { discountLabel = 'Discount' } = {}) {
   return dl('cost', [
     ['Subtotal', cost.subtotal.formatted],
-    cost.discount.amount > 0 && [discountLabel, `− ${cost.discount.formatted}`, 'discount'],
+    cost.discount.amount > 0 && [discountLabel, `−\u00a0${cost.discount.formatted}`, 'discount'],
     ['GST', cost.tax.formatted],
     ['Total', h('strong', { class: 'total-amount' }, cost.total.formatted), 'total'],
   ]);

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from graphql import build_schema, parse, validate
+from graphql import OperationDefinitionNode, build_schema, parse, validate
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
 
 from infra.local.cognito import DemoUser, add_user
@@ -38,7 +38,7 @@ DOCS = {
     "coupon-applied": "storefront-cart-coupon.png",
     "confirmation-paid": "storefront-confirmation-paid.png",
 }
-VIEWPORTS = {
+VIEWPORTS: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
     "phone": {
         "viewport": {"width": 390, "height": 844},
@@ -224,14 +224,20 @@ def run_journey(
         set_quantity(page, "Assam Tea 500 g", 2)
         expect(cart_line(page, "Assam Tea 500 g")).to_contain_text("₹578.00")  # 2 × ₹289
         expect(cart_line(page, "Assam Tea 500 g")).to_contain_text("GST 5 %")
+
+    with journey.step("quantity-error"):
         set_quantity(page, "Assam Tea 500 g", 101)
-        expect(cart_line(page, "Assam Tea 500 g").locator('[data-code="QUANTITY_LIMIT"]')).to_have_text(
-            "You can buy 1 to 100 of each item."
-        )
+        error = cart_line(page, "Assam Tea 500 g").locator('[data-code="QUANTITY_LIMIT"]')
+        expect(error).to_have_text("You can buy 1 to 100 of each item.")
         expect(cart_line(page, "Assam Tea 500 g").get_by_label("Quantity")).to_have_value("2")
+
+    with journey.step("remove-line"):
         cart_line(page, "Bamboo Socks (3 pairs)").get_by_role("button", name="Remove").click()
         expect(page.locator(".line")).to_have_count(2)
-        expect(page.get_by_role("banner").get_by_role("link", name=re.compile(r"^Cart\W*3 items$"))).to_be_visible()
+        cart_link = page.get_by_role("banner").get_by_role(
+            "link", name=re.compile(r"^Cart\W*3 items$")
+        )
+        expect(cart_link).to_be_visible()
 
     coupon = page.get_by_role("region", name="Coupon")
     with journey.step("coupon-short"):
@@ -263,7 +269,9 @@ def run_journey(
         expect(page.locator("#amount")).to_have_text(as_sandbox_amount(total))
         order_id = page.locator("#order").inner_text()
         page.get_by_role("button", name="Fail").click()
-        expect(page).to_have_url(re.compile(r"/shop/checkout/failure\.html\?.*reason=payment_failed"))
+        expect(page).to_have_url(
+            re.compile(r"/shop/checkout/failure\.html\?.*reason=payment_failed")
+        )
         expect(page.get_by_role("heading", name="Payment not completed")).to_be_visible()
         expect(page.get_by_text("The payment did not go through.")).to_be_visible()
         expect(page.locator(".badge")).to_have_attribute("data-status", "ATTEMPTED")
@@ -281,7 +289,8 @@ def run_journey(
         session_id = parse_qs(urlsplit(page.url).query)["payment_session_id"][0]
         status_block = page.locator(".status-block")
         # it follows the session until it settles (the callback verified it; capture follows)
-        expect(status_block.locator(".badge")).to_have_attribute("data-status", "PAID", timeout=30_000)
+        badge = status_block.locator(".badge")
+        expect(badge).to_have_attribute("data-status", "PAID", timeout=30_000)
         expect(status_block).to_contain_text("Payment received")
         expect(page.locator(".spinner")).to_have_count(0)
         expect(page.locator(".session-amount")).to_have_text(total)
@@ -303,13 +312,15 @@ def run_journey(
         # the paid lines left the cart
         expect(page.get_by_role("banner").locator(".count")).to_be_hidden()
 
-    with journey.step("other-customer"):
+    with journey.step("other-customer-orders"):
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("banner").get_by_role("link", name="Sign in")).to_be_visible()
         sign_in(page, other)
         page.get_by_role("banner").get_by_role("link", name="Orders").click()
         expect(page.get_by_text("No orders yet.")).to_be_visible()
         expect(page.locator(".order")).to_have_count(0)
+
+    with journey.step("other-customer-confirmation"):
         page.goto(f"{shop}checkout/success.html?payment_session_id={session_id}")
         expect(page.get_by_role("heading", name="Order not found")).to_be_visible()
         expect(page.locator(".session-amount")).to_have_count(0)
@@ -332,5 +343,9 @@ def test_operations_match_the_schema(devstack: dict[str, Any], browser: Browser)
     for export, op in operations.items():
         document = parse(op["query"])
         assert validate(schema, document) == [], export
-        names = [d.name.value for d in document.definitions if hasattr(d, "operation") and d.name]
+        names = [
+            d.name.value
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name
+        ]
         assert names == [op["name"]] == [export], export

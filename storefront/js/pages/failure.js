@@ -7,7 +7,7 @@ import { payForCart } from '../checkout.js';
 import { shopUrl } from '../config.js';
 import { h, replace } from '../dom.js';
 import { execute } from '../graphql.js';
-import { PAYABLE, orderRef, statusText } from '../messages.js';
+import { PAYABLE, orderRef } from '../messages.js';
 import { Cart, PaymentSession } from '../operations.js';
 import { initShell } from '../shell.js';
 import { asErrors, busy, heading, showErrors, statusBadge } from '../ui.js';
@@ -55,7 +55,9 @@ async function showSession() {
     }
   }
   if (current) {
-    replace(session, h('div', { class: 'status-block' }, statusBadge(current.status), h('p', { class: 'status-text' }, statusText(current.status))), facts(current));
+    replace(session, h('section', { class: 'panel failed-order', 'aria-labelledby': 'order-heading' },
+      h('h2', { id: 'order-heading' }, `Order ${orderRef(current.id)} `, statusBadge(current.status)),
+      facts(current)));
     if (!PAYABLE.has(current.status) && ['AUTHORIZED', 'PAID'].includes(current.status)) {
       replace(actions, h('a', { class: 'button primary', href: shopUrl(`checkout/success.html?payment_session_id=${encodeURIComponent(current.id)}`) }, 'See your order'));
       return;

@@ -3,7 +3,7 @@
 import { currentUser } from '../auth.js';
 import { shopUrl } from '../config.js';
 import { dl, h } from '../dom.js';
-import { formatDate, formatTime, orderRef } from '../messages.js';
+import { formatDate, formatTime } from '../messages.js';
 
 /** The session id from ?payment_session_id=… (what the callback's redirect carries). */
 export function sessionIdFromUrl() {
@@ -25,7 +25,6 @@ export function isSignedIn() {
 
 export function facts(session) {
   return dl('facts', [
-    ['Order', h('span', { class: 'order-ref' }, orderRef(session.id))],
     ['Status', h('code', { class: 'status-code' }, session.status)],
     ['Amount', h('strong', { class: 'session-amount' }, session.amount.formatted)],
     ['Placed', formatDate(session.createdAt)],
@@ -44,7 +43,7 @@ export function linesTable(session) {
       h('th', { scope: 'row' }, line.title,
         h('span', { class: 'line-detail' },
           `${line.unitPrice.formatted} each`,
-          line.discount.amount > 0 ? ` · discount − ${line.discount.formatted}` : '',
+          line.discount.amount > 0 ? ` · discount −\u00a0${line.discount.formatted}` : '',
           ` · GST ${line.tax.formatted}`)),
       h('td', { class: 'num' }, String(line.quantity)),
       h('td', { class: 'num' }, line.total.formatted)))));

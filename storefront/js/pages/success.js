@@ -59,9 +59,8 @@ async function follow(sessionId) {
       if (session.status === 'PAID') refreshCartCount(); // the paid lines left the cart
     }
     replace(body,
-      facts(session),
+      h('div', { class: 'session-summary' }, facts(session), costBreakdown(session.cost)),
       linesTable(session),
-      costBreakdown(session.cost),
       h('section', { class: 'timeline-section', 'aria-labelledby': 'timeline-heading' },
         h('h2', { id: 'timeline-heading' }, 'Timeline'), timeline(session)),
       backLinks());

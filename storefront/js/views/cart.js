@@ -90,7 +90,7 @@ class CartView {
           this.slot(`line-${line.id}`)),
         dl('line-amounts', [
           ['Subtotal', line.subtotal.formatted],
-          line.discount.amount > 0 && ['Discount', `− ${line.discount.formatted}`, 'discount'],
+          line.discount.amount > 0 && ['Discount', `−\u00a0${line.discount.formatted}`, 'discount'],
           [`GST ${gstRate(product.gstRateBp)}`, line.tax.formatted],
           ['Line total', h('strong', {}, line.total.formatted), 'total'],
         ])));
@@ -146,7 +146,7 @@ class CartView {
       costBreakdown(cost, { discountLabel: coupon?.applicable ? `Discount (${coupon.code})` : 'Discount' }),
       pay,
       this.slot('pay'),
-      h('p', { class: 'hint' }, 'Prices include GST as shown. You pay on Razorpay’s secure page.'));
+      h('p', { class: 'hint' }, 'GST is added per item at its own rate. You pay on Razorpay’s secure page.'));
   }
 
   /** A mutation answering CartPayload: show the new cart, or the errors in `slot`. */

@@ -4,7 +4,7 @@
 import { h, replace, uid } from '../dom.js';
 import { execute } from '../graphql.js';
 import { gstRate } from '../messages.js';
-import { Categories, Products } from '../operations.js';
+import { Categories, Offers, Products } from '../operations.js';
 import { announce } from '../shell.js';
 import { asErrors, heading, loading, showErrors, thumbnail } from '../ui.js';
 import { addToCart } from './cart-actions.js';
@@ -30,7 +30,9 @@ export async function render(container, params) {
   const list = h('ul', { class: 'product-grid', 'aria-label': 'Products' });
   const more = h('button', { type: 'button', class: 'button secondary', hidden: true }, 'Load more');
   const errors = h('div', { class: 'error-slot' });
-  replace(container, await heading(search ? `Results for “${search}”` : 'Products'), form, status, list, errors, h('div', { class: 'more' }, more));
+  const strip = h('div', { class: 'offer-strip-slot' });
+  replace(container, await heading(search ? `Results for “${search}”` : 'Products'), strip, form, status, list, errors, h('div', { class: 'more' }, more));
+  storewideOffers(strip);
 
   const go = () => {
     const next = new URLSearchParams();
@@ -95,6 +97,22 @@ async function fillCategories(select, selected) {
   }
 }
 
+/** Offers on everything (no products or categories named): once above the list, not on every card. */
+async function storewideOffers(slot) {
+  let offers;
+  try {
+    ({ offers } = await execute(Offers));
+  } catch {
+    return; // a nicety: the cart lists the offers too
+  }
+  const storewide = offers.filter((offer) => offer.productIds.length === 0 && offer.categories.length === 0);
+  if (storewide.length === 0) return;
+  replace(slot, h('section', { class: 'offer-strip', 'aria-label': 'Offers on everything' },
+    h('ul', {}, storewide.map((offer) => h('li', {}, h('span', { class: 'coupon-code' }, offer.code), ' ', offer.description)))));
+}
+
+const scoped = (offer) => offer.productIds.length > 0 || offer.categories.length > 0;
+
 function stockText(stock) {
   if (stock <= 0) return 'Out of stock';
   if (stock <= 5) return `Only ${stock} left`;
@@ -116,8 +134,9 @@ function card(product) {
         h('p', { class: 'meta' }, h('span', { class: 'category' }, product.category), ' · ', h('span', {}, product.sku)),
         h('p', { class: 'price' }, product.price.formatted, h('span', { class: 'gst' }, ` + ${gstRate(product.gstRateBp)} GST`)),
         h('p', { class: ['stock', product.stock <= 5 && 'low'] }, stockText(product.stock)),
-        product.offers.length > 0 &&
-          h('ul', { class: 'offer-tags', 'aria-label': 'Offers' }, product.offers.map((offer) => h('li', { title: offer.description }, offer.code))),
+        product.offers.some(scoped) &&
+          h('ul', { class: 'offer-tags', 'aria-label': 'Offers on this product' },
+            product.offers.filter(scoped).map((offer) => h('li', {}, h('span', { class: 'coupon-code' }, offer.code), ' ', offer.description))),
         h('div', { class: 'card-actions' }, button),
         errors,
       ),

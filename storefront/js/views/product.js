@@ -2,7 +2,7 @@
 
 import { h, replace, uid } from '../dom.js';
 import { execute } from '../graphql.js';
-import { formatDate, gstRate } from '../messages.js';
+import { formatDay, gstRate } from '../messages.js';
 import { Product } from '../operations.js';
 import { asErrors, heading, showErrors, thumbnail } from '../ui.js';
 import { addToCart } from './cart-actions.js';
@@ -52,11 +52,13 @@ export async function render(container, params, id) {
 
 export function offerItem(offer) {
   const terms = [
-    offer.minSubtotal && `orders of ${offer.minSubtotal.formatted} or more`,
-    offer.maxDiscount && `up to ${offer.maxDiscount.formatted} off`,
-    offer.endsAt && `until ${formatDate(offer.endsAt)}`,
+    offer.minSubtotal && `min. order ${offer.minSubtotal.formatted}`,
+    offer.maxDiscount && `max. discount ${offer.maxDiscount.formatted}`,
+    offer.categories.length > 0 && `on ${offer.categories.join(', ')}`,
+    offer.endsAt && `ends ${formatDay(offer.endsAt)}`,
   ].filter(Boolean);
+  const termsText = terms.join(' · ');
   return h('li', { class: 'offer' },
     h('span', { class: 'coupon-code' }, offer.code),
-    h('span', { class: 'offer-text' }, offer.description, terms.length ? h('span', { class: 'terms' }, ` (${terms.join(', ')})`) : null));
+    h('span', { class: 'offer-text' }, offer.description, termsText && h('span', { class: 'terms' }, termsText[0].toUpperCase() + termsText.slice(1))));
 }
