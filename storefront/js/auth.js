@@ -153,10 +153,11 @@ function claimsOf(jwt) {
 
 function tokensOf(result, refreshToken = result.RefreshToken) {
   const id = claimsOf(result.IdToken);
-  const access = claimsOf(result.AccessToken);
-  const expiresAt = access.exp ? access.exp * 1000 : Date.now() + result.ExpiresIn * 1000;
+  // by this machine's clock (ExpiresIn seconds from now), so a clock that is off does not
+  // make us refresh too late or over and over
+  const expiresAt = Date.now() + (result.ExpiresIn ?? 3600) * 1000;
   return {
-    username: id['cognito:username'] ?? access.username ?? '',
+    username: id['cognito:username'] ?? claimsOf(result.AccessToken).username ?? '',
     // only the ID token carries these; used to prefill Razorpay Checkout
     email: id.email ?? null,
     phone: id.phone_number ?? null,

@@ -153,7 +153,7 @@ def test_storefront_journey(
         total = sum(t["seconds"] for t in journey.timings)
         print(f"\n{viewport} journey ({total:.1f} s), screenshots in {journey.shots}:")
         for t in journey.timings:
-            print(f"  {t['step']:<22} {t['seconds']:6.2f} s")
+            print(f"  {t['step']:<28} {t['seconds']:6.2f} s")
         context.close()
     assert journey.problems == []
     if viewport == "desktop" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
@@ -349,3 +349,46 @@ def test_operations_match_the_schema(devstack: dict[str, Any], browser: Browser)
             if isinstance(d, OperationDefinitionNode) and d.name
         ]
         assert names == [op["name"]] == [export], export
+
+
+def test_the_session_is_refreshed_before_it_expires_and_ends_cleanly_when_it_cannot(
+    devstack: dict[str, Any], browser: Browser
+) -> None:
+    """REFRESH_TOKEN_AUTH ahead of the access token's expiry (the page's clock fast-forwarded);
+    a refresh token that is refused signs the customer out with a notice, and browsing goes on."""
+    shop = devstack["storefront_url"]
+    customer = new_customer(devstack, "refresher")
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    context.clock.install()
+    page = context.new_page()
+    read_auth = "() => JSON.parse(localStorage.getItem('storefront.auth') || 'null')"
+    try:
+        page.goto(shop)
+        sign_in(page, customer)
+        before: dict[str, Any] = page.evaluate(read_auth)
+        page.clock.fast_forward("56:00")  # the token lasts an hour; renewed 5 minutes ahead
+        page.wait_for_function(
+            "old => JSON.parse(localStorage.getItem('storefront.auth') || 'null')"
+            "?.accessToken !== old",
+            arg=before["accessToken"],
+        )
+        after: dict[str, Any] = page.evaluate(read_auth)
+        assert after["refreshToken"] == before["refreshToken"]
+        assert after["expiresAt"] > before["expiresAt"]
+        page.get_by_role("banner").get_by_role("link", name="Orders").click()
+        expect(page.get_by_text("No orders yet.")).to_be_visible()  # the new token works
+
+        # expired, and Cognito refuses the refresh token: signed out, told so, still browsing
+        page.evaluate(
+            "() => { const a = JSON.parse(localStorage.getItem('storefront.auth'));"
+            " a.expiresAt = Date.now() - 1000; a.refreshToken = 'revoked';"
+            " localStorage.setItem('storefront.auth', JSON.stringify(a)); }"
+        )
+        page.goto(shop)
+        expect(page.get_by_text("Your session has ended. Please sign in again.")).to_be_visible()
+        expect(page.get_by_role("banner").get_by_role("link", name="Sign in")).to_be_visible()
+        expect(page.locator(".product-card")).to_have_count(12)
+        assert page.evaluate(read_auth) is None
+    finally:
+        context.close()
