@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Route, expect
 
-from infra.local.cognito import DemoUser, add_user
+from infra.local.cognito import DEMO_USERS, DemoUser, add_user
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -51,12 +52,31 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
 BUYERS = {"desktop": "asha", "phone": "ravi"}
 
 
+# what every page of the shop must hold, checked after each step: a label on every field and
+# nothing wider than the screen (390 px on a phone)
+PAGE_CHECKS = """() => {
+  const problems = [];
+  for (const field of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const named = field.labels.length > 0 || field.getAttribute('aria-label')
+      || field.getAttribute('aria-labelledby');
+    if (!named) problems.push(`unlabelled ${field.outerHTML}`);
+  }
+  const [width, screen] = [document.documentElement.scrollWidth, window.innerWidth];
+  if (width > screen) problems.push(`${width} px wide in a ${screen} px window`);
+  for (const landmark of ['header', 'nav', 'main', 'footer']) {
+    if (!document.querySelector(landmark)) problems.push(`no <${landmark}>`);
+  }
+  return problems.map((problem) => `${location.href}: ${problem}`);
+}"""
+
+
 @dataclass
 class Journey:
     """The page under test, its screenshots and the time each step took."""
 
     page: Page
     shots: Path
+    shop: str
     timings: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -65,6 +85,8 @@ class Journey:
         started = time.monotonic()
         yield
         seconds = round(time.monotonic() - started, 3)
+        if self.page.url.startswith(self.shop):
+            self.problems.extend(self.page.evaluate(PAGE_CHECKS))
         number = len(self.timings) + 1
         path = self.shots / f"{number:02d}-{name}.png"
         self.page.screenshot(path=path, full_page=True)
@@ -139,15 +161,16 @@ def test_storefront_journey(
     shop = devstack["storefront_url"]
     sandbox = devstack["razorpay"]["base_url"]
     buyer = user_of(devstack, BUYERS[viewport])
+    demo = next(u for u in DEMO_USERS if u.username == buyer["username"])
     other = new_customer(devstack, f"{viewport}-other")
     context = browser.new_context(**VIEWPORTS[viewport], locale="en-IN")
     context.set_default_timeout(15_000)
     page = context.new_page()
-    journey = Journey(page=page, shots=tmp_path / f"screens-{viewport}")
+    journey = Journey(page=page, shots=tmp_path / f"screens-{viewport}", shop=shop)
     journey.shots.mkdir()
     journey.watch(shop_origin=shop.split("/shop/")[0])
     try:
-        run_journey(journey, shop=shop, sandbox=sandbox, buyer=buyer, other=other)
+        payment_id = run_journey(journey, shop=shop, sandbox=sandbox, buyer=buyer, other=other)
     finally:
         (journey.shots / "timings.json").write_text(json.dumps(journey.timings, indent=2) + "\n")
         total = sum(t["seconds"] for t in journey.timings)
@@ -156,6 +179,16 @@ def test_storefront_journey(
             print(f"  {t['step']:<28} {t['seconds']:6.2f} s")
         context.close()
     assert journey.problems == []
+    # Checkout was prefilled with the customer's contact (the ID token's: an access token has none)
+    rzp = devstack["razorpay"]
+    payment = httpx.get(
+        f"{sandbox}/v1/payments/{payment_id}", auth=(rzp["key_id"], rzp["key_secret"]), timeout=10
+    ).json()
+    assert (payment["status"], payment["email"], payment["contact"]) == (
+        "captured",
+        demo.email,
+        demo.phone_number,
+    )
     if viewport == "desktop" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for t in journey.timings:
@@ -165,7 +198,8 @@ def test_storefront_journey(
 
 def run_journey(
     journey: Journey, *, shop: str, sandbox: str, buyer: dict[str, str], other: dict[str, str]
-) -> None:
+) -> str:
+    """The steps; answers the Razorpay payment id of the order paid."""
     page = journey.page
     cards = page.locator(".product-card")
     more = page.get_by_role("button", name="Load more")
@@ -300,6 +334,7 @@ def run_journey(
         expect(lines).to_contain_text("Assam Tea 500 g")
         expect(page.locator(".timeline li").first).to_contain_text("session.created")
         expect(page.locator(".timeline")).to_contain_text("callback.payment_failed")
+        payment_id = page.locator(".facts code").filter(has_text="pay_").inner_text()
 
     with journey.step("orders"):
         page.get_by_role("banner").get_by_role("link", name="Orders").click()
@@ -324,6 +359,65 @@ def run_journey(
         page.goto(f"{shop}checkout/success.html?payment_session_id={session_id}")
         expect(page.get_by_role("heading", name="Order not found")).to_be_visible()
         expect(page.locator(".session-amount")).to_have_count(0)
+    return payment_id
+
+
+def test_errors_are_shown_where_they_happen(devstack: dict[str, Any], browser: Browser) -> None:
+    """A UserError next to what caused it (OUT_OF_STOCK on the product page, from the real
+    server), and a request refused over HTTP (429 RATE_LIMITED, answered here) next to the
+    coupon form, with when to try again."""
+    shop = devstack["storefront_url"]
+    customer = new_customer(devstack, "unlucky")
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{shop}#/?q=instant camera")
+        camera = "Instant Camera (last unit)"
+        expect(product_card(page, camera)).to_contain_text("Only 1 left")
+        product_card(page, camera).get_by_role("link", name=camera).click()
+        sign_in(page, customer)
+        expect(page.get_by_role("heading", name=camera, level=1)).to_be_visible()
+        page.get_by_label("Quantity").fill("2")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(page.locator('[data-code="OUT_OF_STOCK"]')).to_have_text(
+            "Not enough in stock. Only 1 of 'Instant Camera (last unit)' in stock."
+        )
+        page.get_by_label("Quantity").fill("1")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(page.get_by_text("Added. 1 in your cart.")).to_be_visible()
+
+        def too_many(route: Route) -> None:
+            body = route.request.post_data_json or {}
+            if body.get("operationName") != "CartCouponApply":
+                route.continue_()
+                return
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "42"},
+                json={
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "too many requests: try again in 42 s",
+                            "extensions": {"code": "RATE_LIMITED", "retryAfter": 42},
+                        }
+                    ],
+                    "extensions": {"requestId": "browser-test"},
+                },
+            )
+
+        page.route("**/graphql", too_many)
+        page.goto(f"{shop}#/cart")
+        coupon = page.get_by_role("region", name="Coupon")
+        coupon.get_by_label("Coupon code").fill("WELCOME10")
+        coupon.get_by_role("button", name="Apply").click()
+        expect(coupon.locator('[data-code="RATE_LIMITED"]')).to_have_text(
+            "Too many attempts. Try again in 42 s."
+        )
+        expect(page.locator(".line")).to_have_count(1)  # the cart is still shown as it was
+    finally:
+        context.close()
 
 
 def test_operations_match_the_schema(devstack: dict[str, Any], browser: Browser) -> None:
