@@ -1,8 +1,13 @@
 """The local stack behind ``make run``: API + GraphiQL, AWS emulator, demo data, stack.json.
 
-One process: moto's server (the AWS emulator, over HTTP on loopback) in a thread, the API under
-uvicorn in the foreground. Without DATABASE_URL the database is SQLite in .devstack/; with it,
-PostgreSQL. Ctrl-C stops everything it started.
+One process: moto's server (the AWS emulator, over HTTP on loopback) and the Razorpay sandbox
+each in a thread, the API under uvicorn in the foreground. Without DATABASE_URL the database is
+SQLite in .devstack/; with it, PostgreSQL. Ctrl-C stops everything it started.
+
+The terminal shows where everything is (:func:`banner`), then the app's own lines (its
+uvicorn access lines among them) as plain text. The emulator's and the sandbox's access lines
+go to ``emulator.log`` and ``razorpay-sandbox.log`` in the state directory, the app's
+CloudWatch metrics (EMF, one JSON blob a request) to ``metrics.log``.
 """
 
 from __future__ import annotations
@@ -13,16 +18,22 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+import socket
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
 from app.container import Container
 from app.encrypt_pii import encrypt_pii
 from app.jobs import run_scheduled
+from app.logging import StorefrontFormatter
 from app.main import create_app
+from app.metrics import PowertoolsMetrics
 from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
@@ -35,11 +46,22 @@ from infra.local.emulator import (
 )
 from infra.local.razorpay_sandbox import SandboxConfig, SandboxServer
 from infra.local.seed import seed_catalog
+from resolvers import metrics
+from resolvers.metrics import Unit
 
 # Test-mode keys of the local sandbox (not secrets: nothing real accepts them).
 DEMO_KEY_ID = "rzp_test_DemoStackKey01"
 DEMO_KEY_SECRET = "demo-stack-key-secret"  # noqa: S105
 DEMO_WEBHOOK_SECRET = "demo-stack-webhook-secret"  # noqa: S105
+
+EMULATOR_LOG = "emulator.log"
+SANDBOX_LOG = "razorpay-sandbox.log"
+METRICS_LOG = "metrics.log"
+
+# Left out of the terminal below WARNING: start-up chatter (alembic's, uvicorn's: the banner
+# says the stack is up), every AWS client's "Found credentials in environment variables." and
+# httpx's line for each request the app makes (the JWKS, Razorpay)
+QUIET_IN_TERMINAL = ("alembic", "botocore", "aiobotocore", "httpx", "uvicorn.error")
 
 logger = logging.getLogger("devstack")
 
@@ -65,6 +87,139 @@ async def run_jobs_every(container: Container, *, seconds: float) -> None:
             logger.exception("scheduled jobs failed; trying again next time")
 
 
+# a record's own attributes, and uvicorn's coloured copy of its message: not extras
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
+
+
+class TerminalFormatter(logging.Formatter):
+    """One plain line: time, level, logger, message, then a line's extras as ``key=value``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+        if extras:
+            line += "  " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
+
+
+def not_chatter(record: logging.LogRecord) -> bool:
+    """False for an INFO (or lower) line of a logger in :data:`QUIET_IN_TERMINAL`."""
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(
+        record.name == name or record.name.startswith(name + ".") for name in QUIET_IN_TERMINAL
+    )
+
+
+def terminal_logging(level: int = logging.INFO) -> logging.Handler:
+    """The root logger's one handler: plain lines on stderr, without the chatter."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter())
+    handler.addFilter(not_chatter)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def keep_terminal_plain() -> None:
+    """``create_app`` adds its JSON handler (CloudWatch's shape) to the root logger: here the
+    terminal's plain one says the same, so it goes."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, StorefrontFormatter):
+            root.removeHandler(handler)
+
+
+class MetricsFile:
+    """The app's metrics in EMF, as it writes them on Lambda, into a file (line by line)."""
+
+    def __init__(self, path: Path, *, service: str) -> None:
+        self._emf = PowertoolsMetrics(service=service)
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def record(self, name: str, *, value: float, unit: Unit, dimensions: Mapping[str, str]) -> None:
+        line = self._emf.single_blob(name, value=value, unit=unit, dimensions=dimensions)
+        with self._lock:
+            if not self._file.closed:  # a metric of the shutdown, after close(): dropped
+                self._file.write(line)
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def describe_database(url: str) -> str:
+    """``SQLite, <path>`` or ``PostgreSQL, postgresql://user@host:port/db`` (no password)."""
+    if url.startswith("sqlite"):
+        return "SQLite, " + url.split(":///", 1)[-1]
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{parts.username}@" if parts.username else "") + host
+    netloc += f":{parts.port}" if parts.port else ""
+    scheme = parts.scheme.split("+", 1)[0]
+    return "PostgreSQL, " + urlunsplit((scheme, netloc, parts.path, "", ""))
+
+
+def banner(stack: Mapping[str, Any], *, state_dir: Path, database: str) -> str:
+    """What the terminal shows once everything answers: the URLs, the database, the demo
+    users (passwords and groups), then "Ctrl-C stops"."""
+    logs = {
+        "aws": f"log: {state_dir / EMULATOR_LOG}",
+        "razorpay": f"log: {state_dir / SANDBOX_LOG}",
+    }
+    rows: list[tuple[str, str, str]] = [
+        ("Storefront", stack["storefront_url"], ""),
+        ("GraphiQL", stack["graphql_url"], ""),
+        ("AWS emulator", stack["aws_endpoint_url"], logs["aws"]),
+        ("Razorpay sandbox", stack["razorpay"]["base_url"], logs["razorpay"]),
+        ("Database", database, ""),
+        ("Stack file", str(state_dir / "stack.json"), ""),
+        ("Metrics (EMF)", str(state_dir / METRICS_LOG), ""),
+    ]
+    label_width = max(len(label) for label, _, _ in rows) + 2
+    value_width = max(len(value) for _, value, note in rows if note) + 3
+    lines = ["", "Local stack is up", ""]
+    for label, value, note in rows:
+        lines.append(f"  {label:<{label_width}}{value:<{value_width}}{note}".rstrip())
+    users: Sequence[Mapping[str, Any]] = stack.get("users", [])
+    if users:
+        table = [("username", "password", "groups")] + [
+            (u["username"], u["password"], ", ".join(u["groups"]) or "-") for u in users
+        ]
+        widths = [max(len(row[i]) for row in table) + 2 for i in range(2)]
+        lines += ["", '  Demo users (in GraphiQL: "Sign in as a demo user"):']
+        for name, password, groups in table:
+            lines.append(f"    {name:<{widths[0]}}{password:<{widths[1]}}{groups}")
+    lines += ["", "Ctrl-C stops", ""]
+    return "\n".join(lines)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling ``announce`` once it listens (and the app started)."""
+
+    def __init__(self, config: uvicorn.Config, *, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._announce()
+
+
 def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
     return {
         "graphql_url": f"{api_base}/graphql",
@@ -76,9 +231,13 @@ def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
     }
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = None) -> None:
+    """The stack, until Ctrl-C; ``terminal``: the handler of the terminal's lines (the
+    sandbox's are left out of it, they go to its log)."""
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    moto, aws_url = start_emulator(host=args.host, port=args.aws_port)
+    moto, aws_url = start_emulator(
+        host=args.host, port=args.aws_port, log=args.state_dir / EMULATOR_LOG
+    )
     stack_stoppers: list[Callable[[], None]] = [moto.stop]
     try:
         base = Settings()
@@ -93,7 +252,14 @@ async def serve(args: argparse.Namespace) -> None:
             webhook_secret=DEMO_WEBHOOK_SECRET,
             webhook_url=f"{api_base}/webhooks/razorpay",
         )
-        sandbox = SandboxServer(config=sandbox_config, host=args.host, port=args.razorpay_port)
+        sandbox = SandboxServer(
+            config=sandbox_config,
+            host=args.host,
+            port=args.razorpay_port,
+            log=args.state_dir / SANDBOX_LOG,
+        )
+        if terminal is not None:
+            terminal.addFilter(lambda record: not sandbox.owns(record))
         stack_stoppers.append(sandbox.stop)
         razorpay_url = sandbox.start()
         # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
@@ -124,6 +290,8 @@ async def serve(args: argparse.Namespace) -> None:
             "storefront_failure_url": f"{api_base}/shop/checkout/failure.html",
             "sns_customer_topic_arn": topics["customer"],
             "sns_admin_topic_arn": topics["admin"],
+            # GraphiQL's "Sign in as a demo user" (local only: never in production)
+            "graphiql_demo_users": json.dumps(cognito.as_json()["users"]),
         }
         if "DATABASE_URL" not in os.environ:
             overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
@@ -151,10 +319,25 @@ async def serve(args: argparse.Namespace) -> None:
         stack_file = args.state_dir / "stack.json"
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         app = create_app(container)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=args.host, port=args.port, log_level="info", lifespan="on")
+        keep_terminal_plain()
+        emf = MetricsFile(args.state_dir / METRICS_LOG, service=settings.service_name)
+        stack_stoppers.append(emf.close)
+        metrics.install(emf)
+        # uvicorn's lines reach the terminal's handler like the app's (log_config None); its
+        # start-up chatter is left out there (QUIET_IN_TERMINAL): the banner says it is up
+        server = AnnouncingServer(
+            uvicorn.Config(
+                app, host=args.host, port=args.port, log_config=None, log_level=None, lifespan="on"
+            ),
+            announce=lambda: print(
+                banner(
+                    stack,
+                    state_dir=args.state_dir,
+                    database=describe_database(settings.database_url),
+                ),
+                flush=True,
+            ),
         )
-        print(f"GraphiQL: {api_base}/graphql   stack: {stack_file}   (Ctrl-C stops)", flush=True)
         jobs = asyncio.create_task(run_jobs_every(container, seconds=args.jobs_every))
         try:
             await server.serve()
@@ -168,10 +351,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    terminal = terminal_logging()
     # uvicorn stops on Ctrl-C, cleans up, then re-raises the signal: that is a clean exit here.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(parse_args(argv)))
+        asyncio.run(serve(parse_args(argv), terminal=terminal))
+    print("Local stack stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -119,13 +121,44 @@ def _back_up_only_touched_items() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+class _PlainFormatter(logging.Formatter):
+    """werkzeug colours an error's request line with ANSI escapes: a file gets it plain."""
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._ANSI.sub("", super().format(record))
+
+
+class _RequestLog(logging.FileHandler):
+    """The emulator's access log (werkzeug's logger) in a file."""
+
+
+def log_requests_to(path: Path) -> None:
+    """The emulator's access lines (werkzeug's logger, which moto's server uses) go to ``path``
+    and nowhere else, however the process's root logger is set up."""
+    werkzeug = logging.getLogger("werkzeug")
+    for old in [h for h in werkzeug.handlers if isinstance(h, _RequestLog)]:
+        werkzeug.removeHandler(old)
+        old.close()
+    handler = _RequestLog(path, encoding="utf-8")
+    handler.setFormatter(_PlainFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    werkzeug.addHandler(handler)
+    werkzeug.setLevel(logging.INFO)
+    werkzeug.propagate = False
+
+
 def start_emulator(
-    *, host: str = "127.0.0.1", port: int, verbose: bool = False
+    *, host: str = "127.0.0.1", port: int, verbose: bool = False, log: Path | None = None
 ) -> tuple[ThreadedMotoServer, str]:
+    """moto's server in a thread of this process; ``log``: a file for its access lines (else
+    they go wherever the process's logging sends werkzeug's)."""
     # clients need credentials; the emulator accepts any
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     make_dynamodb_linearizable()
+    if log is not None:
+        log_requests_to(log)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=verbose)
     server.start()
     return server, f"http://{host}:{port}"

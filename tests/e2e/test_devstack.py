@@ -113,6 +113,10 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         assert pay_through_the_stack(stack, token=token) == "PAID"
         page = httpx.get(stack["graphql_url"], headers={"accept": "text/html"}, timeout=10)
         assert "graphiql" in page.text.lower()
+        # the stack's demo users are offered in GraphiQL, signing in against its emulator
+        assert "Sign in as a demo user" in page.text and admin["password"] in page.text
+        csp = page.headers["content-security-policy"]
+        assert f"connect-src 'self' {stack['aws_endpoint_url']};" in csp
         assert httpx.get(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=10).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
@@ -126,6 +130,58 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
     assert not port_answers("127.0.0.1", api_port)
     assert not port_answers("127.0.0.1", aws_port)
     assert not port_answers("127.0.0.1", rzp_port)
+    check_what_the_terminal_showed(
+        (tmp_path / "devstack.log").read_text(), stack=stack, state_dir=tmp_path
+    )
+
+
+def check_what_the_terminal_showed(output: str, *, stack: dict[str, Any], state_dir: Path) -> None:
+    """Where everything is, the demo users, "Ctrl-C stops"; then the app's own lines only:
+    the emulator's and the sandbox's access lines are in their logs in the state directory."""
+    lines = output.splitlines()
+    banner_at = lines.index("Local stack is up")
+    shown = {line.strip().split("  ", 1)[0]: line for line in lines[banner_at:] if line}
+    assert shown["Storefront"].split()[-1] == stack["storefront_url"]
+    assert stack["storefront_url"].endswith("/shop/")
+    assert shown["GraphiQL"].split()[-1] == stack["graphql_url"]
+    emulator_log, sandbox_log = state_dir / "emulator.log", state_dir / "razorpay-sandbox.log"
+    assert shown["AWS emulator"].split()[2:] == [
+        stack["aws_endpoint_url"],
+        "log:",
+        str(emulator_log),
+    ]
+    assert shown["Razorpay sandbox"].split()[2:] == [
+        stack["razorpay"]["base_url"],
+        "log:",
+        str(sandbox_log),
+    ]
+    assert shown["Database"].split()[1:] == ["SQLite,", str(state_dir / "storefront.db")]
+    for user in stack["users"]:
+        assert shown[user["username"]].split() == [
+            user["username"],
+            user["password"],
+            ", ".join(user["groups"]) or "-",
+        ]
+    assert "Ctrl-C stops" in lines[banner_at:]
+    assert lines[-1] == "Local stack stopped."
+    # aligned: every row's value starts in the same column
+    rows = ("Storefront", "GraphiQL", "AWS emulator", "Razorpay sandbox", "Database")
+    columns = {row: len(shown[row]) - len(shown[row].split(row, 1)[1].lstrip()) for row in rows}
+    assert len(set(columns.values())) == 1, columns
+
+    # the app's own access lines stay in the terminal; nobody else's
+    assert '"POST /graphql HTTP/1.1" 200' in output
+    assert "werkzeug" not in output and '"POST / HTTP/1.1"' not in output
+    assert "/v1/orders" not in output and "/_sandbox/" not in output
+    assert '"_aws"' not in output  # the EMF metrics are in metrics.log
+    assert "Found credentials" not in output and "HTTP Request:" not in output  # chatter
+    # …and went to their own files
+    emulator_lines = emulator_log.read_text()
+    assert '"POST / HTTP/1.1" 200' in emulator_lines and "\x1b[" not in emulator_lines
+    sandbox_lines = sandbox_log.read_text()
+    assert '"POST /v1/orders HTTP/1.1" 200' in sandbox_lines
+    assert "/_sandbox/orders/" in sandbox_lines and "/pay HTTP/1.1" in sandbox_lines
+    assert '"OperationLatency"' in (state_dir / "metrics.log").read_text()
 
 
 def pay_through_the_stack(stack: dict[str, Any], *, token: str) -> str:
