@@ -1,8 +1,10 @@
 """Cognito in the local AWS emulator: a user pool, an app client and the demo users.
 
 Demo users sign in with USER_PASSWORD_AUTH exactly as a frontend would against the real pool.
-``python -m infra.local.cognito token USERNAME`` prints an access token for a demo user of the
-running local stack (paste it into GraphiQL's Headers as {"Authorization": "Bearer <token>"}).
+In the local stack's GraphiQL, "Sign in as a demo user" does that in the browser and fills the
+Headers; ``python -m infra.local.cognito token USERNAME`` prints an access token for a demo user
+of the running local stack (for curl, or GraphiQL's Headers as
+{"Authorization": "Bearer <token>"}).
 """
 
 from __future__ import annotations
