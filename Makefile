@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: package locks run test venv browser lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue encrypt-pii
+.PHONY: package locks run reset test venv browser lint typecheck imports pytest storm fuzz schema bench mutate clean outbox-parked outbox-requeue encrypt-pii
 
 $(STAMP): requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -20,8 +20,13 @@ $(STAMP): requirements/dev.lock
 
 venv: $(STAMP)
 
+# `make run` keeps every store of the last run (or starts all fresh, saying why);
+# `make run FRESH=1` starts every store empty; `make reset` only empties them
 run: venv
-	$(BIN)/python -m infra.local.devstack
+	$(BIN)/python -m infra.local.devstack $(if $(FRESH),--fresh)
+
+reset: venv
+	$(BIN)/python -m infra.local.devstack --reset
 
 test: venv lint typecheck imports pytest
 

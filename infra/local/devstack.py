@@ -4,6 +4,11 @@ One process: moto's server (the AWS emulator, over HTTP on loopback) and the Raz
 each in a thread, the API under uvicorn in the foreground. Without DATABASE_URL the database is
 SQLite in .devstack/; with it, PostgreSQL. Ctrl-C stops everything it started.
 
+A restart keeps every store, or starts every store fresh, never a mix (``infra/local/state.py``):
+the database, the sandbox's file, the emulator's ids (rebuilt), its KMS key's material and its
+DynamoDB items. ``--fresh`` (``make run FRESH=1``) starts afresh; ``--reset`` (``make reset``)
+only empties the stores. The banner says which it was, and why.
+
 The terminal shows where everything is (:func:`banner`), then the app's own lines (its
 uvicorn access lines among them) as plain text. The emulator's and the sandbox's access lines
 go to ``emulator.log`` and ``razorpay-sandbox.log`` in the state directory, the app's
@@ -37,6 +42,7 @@ from app.metrics import PowertoolsMetrics
 from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
+from infra.local import state
 from infra.local.cognito import provision as provision_cognito
 from infra.local.emulator import (
     provision_kms_key,
@@ -63,6 +69,9 @@ METRICS_LOG = "metrics.log"
 # httpx's line for each request the app makes (the JWKS, Razorpay)
 QUIET_IN_TERMINAL = ("alembic", "botocore", "aiobotocore", "httpx", "uvicorn.error")
 
+FRESH_HINT = "make run FRESH=1 starts afresh"
+KEEP_HINT = "kept across restarts from now on"
+
 logger = logging.getLogger("devstack")
 
 
@@ -74,17 +83,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--razorpay-port", type=int, default=9090)
     parser.add_argument("--jobs-every", type=float, default=30.0, help="seconds between job runs")
     parser.add_argument("--state-dir", type=Path, default=Path(".devstack"))
+    parser.add_argument(
+        "--fresh", action="store_true", help="start every store empty (default: keep them)"
+    )
+    parser.add_argument(
+        "--reset", action="store_true", help="empty every store, then exit (make reset)"
+    )
     return parser.parse_args(argv)
 
 
-async def run_jobs_every(container: Container, *, seconds: float) -> None:
-    """What EventBridge does on Lambda: the scheduled jobs, every so often."""
+async def run_jobs_every(
+    container: Container, *, seconds: float, after: Callable[[], None] | None = None
+) -> None:
+    """What EventBridge does on Lambda: the scheduled jobs, every so often; ``after`` each run
+    (the DynamoDB dump), in a thread."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await run_scheduled(container)
         except Exception:
             logger.exception("scheduled jobs failed; trying again next time")
+        if after is not None:
+            try:
+                await asyncio.to_thread(after)
+            except Exception:
+                logger.exception("saving the emulator's DynamoDB items failed; trying again")
+
+
+def database_url(state_dir: Path) -> str:
+    """``DATABASE_URL``, or the SQLite file in the state directory."""
+    url = os.environ.get("DATABASE_URL")
+    return url or f"sqlite+aiosqlite:///{state_dir}/{state.SQLITE_FILE}"
+
+
+async def empty_postgres(container: Container) -> None:
+    """A fresh start on PostgreSQL: every table of the database goes (the migrations make them
+    again)."""
+    from sqlalchemy import text
+
+    async with container.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+
+
+async def reset(args: argparse.Namespace) -> None:
+    """``make reset``: every store emptied (the files; PostgreSQL's tables), nothing started."""
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    state.wipe(args.state_dir)
+    url = database_url(args.state_dir)
+    where = describe_database(url)
+    if not url.startswith("sqlite"):
+        container = Container(Settings(database_url=url))
+        try:
+            await empty_postgres(container)
+        finally:
+            await container.aclose()
+    print(f"Local stack state emptied: {args.state_dir}/ and {where}", flush=True)
 
 
 # a record's own attributes, and uvicorn's coloured copy of its message: not extras
@@ -173,7 +227,9 @@ def describe_database(url: str) -> str:
     return "PostgreSQL, " + urlunsplit((scheme, netloc, parts.path, "", ""))
 
 
-def banner(stack: Mapping[str, Any], *, state_dir: Path, database: str) -> str:
+def banner(
+    stack: Mapping[str, Any], *, state_dir: Path, database: str, kept: str | None = None
+) -> str:
     """What the terminal shows once everything answers: the URLs, the database, the demo
     users (passwords and groups), then "Ctrl-C stops"."""
     logs = {
@@ -186,6 +242,7 @@ def banner(stack: Mapping[str, Any], *, state_dir: Path, database: str) -> str:
         ("AWS emulator", stack["aws_endpoint_url"], logs["aws"]),
         ("Razorpay sandbox", stack["razorpay"]["base_url"], logs["razorpay"]),
         ("Database", database, ""),
+        *([("State", kept, "")] if kept else []),
         ("Stack file", str(state_dir / "stack.json"), ""),
         ("Metrics (EMF)", str(state_dir / METRICS_LOG), ""),
     ]
@@ -235,22 +292,64 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
     """The stack, until Ctrl-C; ``terminal``: the handler of the terminal's lines (the
     sandbox's are left out of it, they go to its log)."""
     args.state_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(args.state_dir)
+    identity = state.database_identity(url, directory=args.state_dir)
+    plan = state.plan(args.state_dir, database=identity, fresh=args.fresh)
+    if not plan.keep:
+        state.wipe(args.state_dir)
     moto, aws_url = start_emulator(
         host=args.host, port=args.aws_port, log=args.state_dir / EMULATOR_LOG
     )
     stack_stoppers: list[Callable[[], None]] = [moto.stop]
+    save_dynamodb: Callable[[], None] | None = None
     try:
         base = Settings()
-        cognito = provision_cognito(endpoint_url=aws_url, region=base.aws_region)
-        topics = await provision_topics(
-            endpoint_url=aws_url, region=base.aws_region, prefix="storefront"
+        region = base.aws_region
+        # the same seed before the same calls: the same pool, client, users, secret and key
+        state.seed_emulator(aws_url, plan.seed)
+        cognito = provision_cognito(endpoint_url=aws_url, region=region)
+        topics = await provision_topics(endpoint_url=aws_url, region=region, prefix="storefront")
+        # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
+        # every 10 s: put a new value there to try a rotation)
+        razorpay_secret = await provision_secret(
+            endpoint_url=aws_url,
+            region=region,
+            name="storefront/razorpay",
+            value={
+                "key_id": DEMO_KEY_ID,
+                "key_secret": DEMO_KEY_SECRET,
+                "webhook_secret": DEMO_WEBHOOK_SECRET,
+                "webhook_secret_previous": "",
+            },
         )
+        # customer PII is sealed with this key's data keys, as in production
+        kms_key_id = await provision_kms_key(endpoint_url=aws_url, region=region)
+        ids = {
+            "user_pool_id": cognito.user_pool_id,
+            "client_id": cognito.client_id,
+            "razorpay_secret_arn": razorpay_secret,
+            "kms_key_id": kms_key_id,
+        }
+        changed = state.ids_differ(plan, ids) if plan.keep else []
+        if changed:  # the emulator made other ids (a moto upgrade?): nothing else can stay
+            plan = state.Plan(
+                False,
+                plan.seed,
+                f"the emulator rebuilt other ids ({', '.join(changed)})",
+            )
+            state.wipe(args.state_dir)
+        if plan.keep:
+            state.restore_kms_material(args.state_dir, region=region, key_id=kms_key_id)
+        else:
+            state.save_kms_material(args.state_dir, region=region, key_id=kms_key_id)
+
         api_base = f"http://{args.host}:{args.port}"
         sandbox_config = SandboxConfig(
             key_id=DEMO_KEY_ID,
             key_secret=DEMO_KEY_SECRET,
             webhook_secret=DEMO_WEBHOOK_SECRET,
             webhook_url=f"{api_base}/webhooks/razorpay",
+            state_file=str(args.state_dir / state.SANDBOX_FILE),
         )
         sandbox = SandboxServer(
             config=sandbox_config,
@@ -262,22 +361,8 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
             terminal.addFilter(lambda record: not sandbox.owns(record))
         stack_stoppers.append(sandbox.stop)
         razorpay_url = sandbox.start()
-        # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
-        # every 10 s: put a new value there to try a rotation)
-        razorpay_secret = await provision_secret(
-            endpoint_url=aws_url,
-            region=base.aws_region,
-            name="storefront/razorpay",
-            value={
-                "key_id": DEMO_KEY_ID,
-                "key_secret": DEMO_KEY_SECRET,
-                "webhook_secret": DEMO_WEBHOOK_SECRET,
-                "webhook_secret_previous": "",
-            },
-        )
-        # customer PII is sealed with this key's data keys, as in production
-        kms_key_id = await provision_kms_key(endpoint_url=aws_url, region=base.aws_region)
         overrides: dict[str, Any] = {
+            "database_url": url,
             "kms_key_id": kms_key_id,
             "aws_endpoint_url": aws_url,
             "cognito_user_pool_id": cognito.user_pool_id,
@@ -293,14 +378,27 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
             # GraphiQL's "Sign in as a demo user" (local only: never in production)
             "graphiql_demo_users": json.dumps(cognito.as_json()["users"]),
         }
-        if "DATABASE_URL" not in os.environ:
-            overrides["database_url"] = f"sqlite+aiosqlite:///{args.state_dir}/storefront.db"
         settings = Settings.model_validate(base.model_dump() | overrides)
         container = Container(settings)
+        if not plan.keep and not settings.is_sqlite:
+            await empty_postgres(container)
         await migrate.upgrade(container.engine)
         await encrypt_pii(container)  # rows from before PII encryption (idempotent)
         await seed_catalog(container.sessions)
         await ensure_table(container.aws, table_name=settings.dynamodb_table)
+        dump = {"endpoint_url": aws_url, "region": region, "table": settings.dynamodb_table}
+        if plan.keep:
+            state.restore_dynamodb(args.state_dir, **dump)
+
+        def save_dynamodb() -> None:
+            state.dump_dynamodb(args.state_dir, **dump)
+
+        save_dynamodb()
+        state.write_manifest(
+            args.state_dir, seed=plan.seed, database=identity, ids=ids, earlier=plan
+        )
+        kept = f"kept, {plan.reason}" if plan.keep else f"fresh start: {plan.reason}"
+        logger.info("local stack state: %s", kept)
         stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
         stack["notifications"] = {
             "customer_topic_arn": topics["customer"],
@@ -316,6 +414,7 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
             "key_secret": DEMO_KEY_SECRET,
             "webhook_secret": DEMO_WEBHOOK_SECRET,
         }
+        stack["state"] = {"kept": plan.keep, "reason": plan.reason}
         stack_file = args.state_dir / "stack.json"
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         app = create_app(container)
@@ -334,16 +433,24 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
                     stack,
                     state_dir=args.state_dir,
                     database=describe_database(settings.database_url),
+                    kept=f"{kept}  ({FRESH_HINT if plan.keep else KEEP_HINT})",
                 ),
                 flush=True,
             ),
         )
-        jobs = asyncio.create_task(run_jobs_every(container, seconds=args.jobs_every))
+        jobs = asyncio.create_task(
+            run_jobs_every(container, seconds=args.jobs_every, after=save_dynamodb)
+        )
         try:
             await server.serve()
         finally:
             jobs.cancel()
     finally:
+        if save_dynamodb is not None:  # what the last half minute wrote, before moto stops
+            try:
+                save_dynamodb()
+            except Exception:
+                logger.exception("saving the emulator's DynamoDB items at shut-down failed")
         for stop in reversed(stack_stoppers):
             stop()
         stack_file = args.state_dir / "stack.json"
@@ -353,8 +460,12 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
 def main(argv: list[str] | None = None) -> None:
     terminal = terminal_logging()
     # uvicorn stops on Ctrl-C, cleans up, then re-raises the signal: that is a clean exit here.
+    args = parse_args(argv)
+    if args.reset:
+        asyncio.run(reset(args))
+        return
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(parse_args(argv), terminal=terminal))
+        asyncio.run(serve(args, terminal=terminal))
     print("Local stack stopped.", flush=True)
 
 

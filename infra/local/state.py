@@ -69,34 +69,31 @@ def plan(directory: Path, *, database: str, fresh: bool) -> Plan:
     ``sqlite:<file>`` or the PostgreSQL URL without its password)."""
     seed = secrets.randbelow(2**31)
     if fresh:
-        return Plan(False, seed, "fresh start asked for (FRESH=1): every store starts empty")
+        return Plan(False, seed, "asked for (FRESH=1): every store starts empty")
     manifest = read_manifest(directory)
     sqlite = directory / SQLITE_FILE
     if manifest is None:
         if database.startswith("sqlite:") and sqlite.exists():
-            return Plan(False, seed, f"{sqlite} has no saved state beside it: starting fresh")
-        return Plan(False, seed, "nothing saved yet: a fresh start")
+            return Plan(False, seed, f"{sqlite} has no saved state beside it")
+        return Plan(False, seed, "nothing saved yet")
     if manifest.get("version") != VERSION:
-        return Plan(False, seed, "the saved state is of another version: starting fresh")
+        return Plan(False, seed, "the saved state is of another version")
     if manifest.get("database") != database:
         return Plan(
             False,
             seed,
-            f"the saved state belongs to {manifest.get('database')}, not {database}: "
-            "starting fresh",
+            f"the saved state belongs to {manifest.get('database')}, not {database}",
         )
     missing = [name for name in KEPT_FILES if not (directory / name).exists()]
     if database.startswith("sqlite:") and not sqlite.exists():
         missing.append(SQLITE_FILE)
     if missing:
-        return Plan(
-            False, seed, f"saved state incomplete ({', '.join(missing)} missing): starting fresh"
-        )
+        return Plan(False, seed, f"the saved state is incomplete ({', '.join(missing)} missing)")
     runs = int(manifest.get("runs", 1))
     return Plan(
         True,
         int(manifest["seed"]),
-        f"kept from {manifest.get('created_at')} ({runs} earlier run{'s' if runs != 1 else ''})",
+        f"since {manifest.get('created_at')} ({runs} earlier run{'s' if runs != 1 else ''})",
         manifest,
     )
 
