@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,42 +11,16 @@ import httpx
 
 from infra.local.cognito import sign_in
 from infra.local.seed import product_id
-from tests.support.services import free_port, port_answers
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.devstack import LocalStack
+from tests.support.services import port_answers
 
 
 def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    api_port, aws_port, rzp_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    log = (tmp_path / "devstack.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.local.devstack",
-            "--port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-            "--razorpay-port",
-            str(rzp_port),
-            "--state-dir",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    local = LocalStack(tmp_path)
+    api_port, aws_port, rzp_port = local.ports
+    local.start()
     try:
-        stack_file = tmp_path / "stack.json"
-        deadline = time.monotonic() + 60
-        while not (stack_file.exists() and port_answers("127.0.0.1", api_port)):
-            assert proc.poll() is None, (tmp_path / "devstack.log").read_text()
-            assert time.monotonic() < deadline, "local stack did not come up in 60 s"
-            time.sleep(0.2)
-        stack = json.loads(stack_file.read_text())
+        stack = local.stack
         assert stack["graphql_url"] == f"http://127.0.0.1:{api_port}/graphql"
         assert stack["aws_endpoint_url"] == f"http://127.0.0.1:{aws_port}"
         rzp = stack["razorpay"]
@@ -119,20 +88,12 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         assert f"connect-src 'self' {stack['aws_endpoint_url']};" in csp
         assert httpx.get(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=10).status_code == 200
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
+        code = local.stop()
     assert code == 0
     assert not port_answers("127.0.0.1", api_port)
     assert not port_answers("127.0.0.1", aws_port)
     assert not port_answers("127.0.0.1", rzp_port)
-    check_what_the_terminal_showed(
-        (tmp_path / "devstack.log").read_text(), stack=stack, state_dir=tmp_path
-    )
+    check_what_the_terminal_showed(local.output, stack=stack, state_dir=tmp_path)
 
 
 def check_what_the_terminal_showed(output: str, *, stack: dict[str, Any], state_dir: Path) -> None:
