@@ -62,11 +62,16 @@ export function signOut(reason = null) {
   notify(reason);
 }
 
-/** A valid access token (renewed first when it is about to expire), or null when signed out. */
-export async function accessToken() {
+/**
+ * The token the API is sent (renewed first when it is about to expire), or null when signed
+ * out: the ID token, not the access token. The API takes either; only the ID token carries the
+ * customer's email and phone, which the API keeps (sealed) for Checkout's prefill and for the
+ * customer's payment notifications.
+ */
+export async function bearerToken() {
   if (!session) return null;
   if (session.expiresAt - Date.now() < 60 * 1000) await refresh();
-  return session?.accessToken ?? null;
+  return session?.idToken ?? null;
 }
 
 /**

@@ -84,7 +84,8 @@ export async function openCheckout(session) {
   const config = await loadConfig();
   const options = session.checkout;
   const user = currentUser();
-  // the session's prefill comes from an ID token; with an access token, use the ID token's own
+  // the session's prefill is the contact the API keeps from the ID token; the signed-in user's
+  // own claims stand in if a session has none (one made before the contact was kept)
   const prefill = {
     email: options.prefillEmail ?? user?.email ?? '',
     contact: options.prefillContact ?? user?.phone ?? '',

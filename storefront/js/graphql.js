@@ -3,7 +3,7 @@
 // QUERY_TOO_COMPLEX, ...) are thrown as GraphQLError; expected failures of a mutation come back
 // as data (payload.errors: [UserError]) and are for the caller to show where they happened.
 
-import { accessToken, refresh, signOut } from './auth.js';
+import { bearerToken, refresh, signOut } from './auth.js';
 import { loadConfig, shopUrl } from './config.js';
 
 export class GraphQLError extends Error {
@@ -21,7 +21,7 @@ export class GraphQLError extends Error {
  */
 export async function execute(operation, variables = {}, { retried = false } = {}) {
   const config = await loadConfig();
-  const token = await accessToken();
+  const token = await bearerToken();
   const headers = {
     'Content-Type': 'application/json',
     Accept: 'application/graphql-response+json, application/json;q=0.9',

@@ -29,6 +29,7 @@ import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Route, expect
 
+from infra.local import cognito
 from infra.local.cognito import DEMO_USERS, DemoUser, add_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,16 +180,38 @@ def test_storefront_journey(
             print(f"  {t['step']:<28} {t['seconds']:6.2f} s")
         context.close()
     assert journey.problems == []
-    # Checkout was prefilled with the customer's contact (the ID token's: an access token has none)
+    # Checkout was prefilled with the customer's contact, which the API kept from the ID token
+    # the shop sends (an access token has none): for the prefill and the notifications
     rzp = devstack["razorpay"]
-    payment = httpx.get(
-        f"{sandbox}/v1/payments/{payment_id}", auth=(rzp["key_id"], rzp["key_secret"]), timeout=10
-    ).json()
+    auth = (rzp["key_id"], rzp["key_secret"])
+    payment = httpx.get(f"{sandbox}/v1/payments/{payment_id}", auth=auth, timeout=10).json()
     assert (payment["status"], payment["email"], payment["contact"]) == (
         "captured",
         demo.email,
         demo.phone_number,
     )
+    order = httpx.get(f"{sandbox}/v1/orders/{payment['order_id']}", auth=auth, timeout=10).json()
+    id_token = cognito.sign_in(
+        endpoint_url=devstack["aws_endpoint_url"],
+        region=devstack["aws_region"],
+        client_id=devstack["cognito"]["client_id"],
+        username=buyer["username"],
+        password=buyer["password"],
+    )["IdToken"]
+    kept = httpx.post(
+        devstack["graphql_url"],
+        json={
+            "query": "query($id: ID!) { paymentSession(id: $id) { status"
+            " checkout { prefillEmail prefillContact } } }",
+            "variables": {"id": order["receipt"]},
+        },
+        headers={"authorization": f"Bearer {id_token}"},
+        timeout=10,
+    ).json()["data"]["paymentSession"]
+    assert kept == {
+        "status": "PAID",
+        "checkout": {"prefillEmail": demo.email, "prefillContact": demo.phone_number},
+    }
     if viewport == "desktop" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for t in journey.timings:

@@ -28,7 +28,8 @@ CANCELLED = {
 }
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:28rem;margin:3rem auto}}
 button{{margin:.3rem;padding:.5rem 1rem}}</style></head>
 <body>{body}</body></html>
