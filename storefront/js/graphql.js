@@ -1,5 +1,5 @@
 // GraphQL over HTTP: one POST per operation to config.graphqlUrl, with the signed-in user's
-// access token. Request-level failures (errors[] at the top: UNAUTHENTICATED, RATE_LIMITED,
+// ID token (auth.js bearerToken). Request-level failures (errors[] at the top: UNAUTHENTICATED, RATE_LIMITED,
 // QUERY_TOO_COMPLEX, ...) are thrown as GraphQLError; expected failures of a mutation come back
 // as data (payload.errors: [UserError]) and are for the caller to show where they happened.
 
