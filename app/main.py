@@ -38,7 +38,7 @@ from app.middleware import BodySizeLimit, RequestIdMiddleware, RequestMetrics
 from app.rate_limits import ClientAddress
 from app.secrets import SecretsNotReady
 from app.settings import Settings
-from app.storefront import storefront_mount
+from app.storefront import STOREFRONT_DIR, storefront_mount
 from auth.backend import CognitoAuthBackend, TokenVerifier, auth_error_of, principal_of
 from domain.effects import Effect
 from domain.identity import Principal
@@ -236,7 +236,12 @@ def create_app(container: Container | None = None) -> Starlette:
             Mount(GRAPHIQL_STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC_DIR), name="graphiql")
         )
     if settings.storefront_served:
-        routes.append(storefront_mount(settings))
+        if STOREFRONT_DIR.is_dir():
+            routes.append(storefront_mount(settings))
+        else:  # the Lambda bundle carries no storefront/: S3 serves it there
+            logger.warning(
+                "STOREFRONT_SERVED is on but %s is missing: /shop/ is not served", STOREFRONT_DIR
+            )
     middleware = [
         Middleware(RequestIdMiddleware),
         # repeated anonymous catalog GETs answered from their bytes, before everything else

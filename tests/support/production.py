@@ -62,6 +62,7 @@ def production_environment(env: dict[str, str], settings: Settings) -> dict[str,
             "PUBLIC_BASE_URL": SITE,
             "STOREFRONT_SUCCESS_URL": f"{SITE}/shop/checkout/success.html",
             "STOREFRONT_FAILURE_URL": f"{SITE}/shop/checkout/failure.html",
+            "STOREFRONT_SERVED": "false",  # S3 + CloudFront serve it
             "CORS_ALLOWED_ORIGINS": SITE,
         }
     )

@@ -170,6 +170,11 @@ def test_settings_are_frozen_and_ignore_unknown_names() -> None:
 # --- what production refuses to start without ----------------------------------------------------
 
 
+def test_production_leaves_the_storefront_to_s3_and_local_serves_it(tmp_path: Path) -> None:
+    assert production(tmp_path).storefront_served is False
+    assert Settings(environment="local").storefront_served is True
+
+
 def test_production_settings_with_everything_start() -> None:
     assert Settings(**PRODUCTION).environment == "production"
 
