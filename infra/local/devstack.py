@@ -27,6 +27,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +44,7 @@ from app.settings import Settings
 from datasources.dynamodb import ensure_table
 from datasources.postgres import migrate
 from infra.local import state
+from infra.local.cognito import CognitoStack
 from infra.local.cognito import provision as provision_cognito
 from infra.local.emulator import (
     provision_kms_key,
@@ -288,155 +290,208 @@ def stack_description(*, settings: Settings, api_base: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Emulated:
+    """What the emulator was provisioned with: the ids the app is configured with."""
+
+    cognito: CognitoStack
+    topics: dict[str, str]
+    razorpay_secret: str
+    kms_key_id: str
+
+    @property
+    def ids(self) -> dict[str, str]:
+        """The ids a kept start must rebuild the same (``state.json``)."""
+        return {
+            "user_pool_id": self.cognito.user_pool_id,
+            "client_id": self.cognito.client_id,
+            "razorpay_secret_arn": self.razorpay_secret,
+            "kms_key_id": self.kms_key_id,
+        }
+
+
+async def provision_emulator(aws_url: str, *, region: str, seed: int) -> Emulated:
+    """The user pool and demo users, the topics, Razorpay's secret and the PII key; the same
+    seed before the same calls makes the same ids (``infra/local/state.py``)."""
+    state.seed_emulator(aws_url, seed)
+    cognito = provision_cognito(endpoint_url=aws_url, region=region)
+    topics = await provision_topics(endpoint_url=aws_url, region=region, prefix="storefront")
+    # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
+    # every 10 s: put a new value there to try a rotation)
+    razorpay_secret = await provision_secret(
+        endpoint_url=aws_url,
+        region=region,
+        name="storefront/razorpay",
+        value={
+            "key_id": DEMO_KEY_ID,
+            "key_secret": DEMO_KEY_SECRET,
+            "webhook_secret": DEMO_WEBHOOK_SECRET,
+            "webhook_secret_previous": "",
+        },
+    )
+    # customer PII is sealed with this key's data keys, as in production
+    kms_key_id = await provision_kms_key(endpoint_url=aws_url, region=region)
+    return Emulated(cognito, topics, razorpay_secret, kms_key_id)
+
+
+def settle_plan(
+    plan: state.Plan, emulated: Emulated, *, state_dir: Path, region: str
+) -> state.Plan:
+    """A kept start whose emulator made other ids (a moto upgrade?) cannot keep anything else;
+    then the KMS key's material: put back (kept) or saved (fresh)."""
+    changed = state.ids_differ(plan, emulated.ids) if plan.keep else []
+    if changed:
+        reason = f"the emulator rebuilt other ids ({', '.join(changed)})"
+        plan = state.Plan(False, plan.seed, reason)
+        state.wipe(state_dir)
+    if plan.keep:
+        state.restore_kms_material(state_dir, region=region, key_id=emulated.kms_key_id)
+    else:
+        state.save_kms_material(state_dir, region=region, key_id=emulated.kms_key_id)
+    return plan
+
+
+def app_settings(
+    base: Settings, emulated: Emulated, *, url: str, aws_url: str, razorpay_url: str, api: str
+) -> Settings:
+    """The app's settings: the stack's services, on loopback."""
+    overrides: dict[str, Any] = {
+        "database_url": url,
+        "kms_key_id": emulated.kms_key_id,
+        "aws_endpoint_url": aws_url,
+        "cognito_user_pool_id": emulated.cognito.user_pool_id,
+        "cognito_client_ids": emulated.cognito.client_id,
+        "razorpay_secret_arn": emulated.razorpay_secret,
+        "secrets_cache_seconds": 10,
+        "razorpay_base_url": razorpay_url,
+        "public_base_url": api,
+        "storefront_success_url": f"{api}/shop/checkout/success.html",
+        "storefront_failure_url": f"{api}/shop/checkout/failure.html",
+        "sns_customer_topic_arn": emulated.topics["customer"],
+        "sns_admin_topic_arn": emulated.topics["admin"],
+        # GraphiQL's "Sign in as a demo user" (local only: never in production)
+        "graphiql_demo_users": json.dumps(emulated.cognito.as_json()["users"]),
+    }
+    return Settings.model_validate(base.model_dump() | overrides)
+
+
+async def prepare_data(container: Container, plan: state.Plan, *, state_dir: Path) -> None:
+    """The database migrated (emptied first on a fresh PostgreSQL start), the catalog seeded,
+    the table made, and on a kept start its DynamoDB items put back."""
+    settings = container.settings
+    if not plan.keep and not settings.is_sqlite:
+        await empty_postgres(container)
+    await migrate.upgrade(container.engine)
+    await encrypt_pii(container)  # rows from before PII encryption (idempotent)
+    await seed_catalog(container.sessions)
+    await ensure_table(container.aws, table_name=settings.dynamodb_table)
+    if plan.keep:
+        state.restore_dynamodb(state_dir, **dynamodb_of(settings))
+
+
+def dynamodb_of(settings: Settings) -> dict[str, str]:
+    assert settings.aws_endpoint_url is not None
+    return {
+        "endpoint_url": settings.aws_endpoint_url,
+        "region": settings.aws_region,
+        "table": settings.dynamodb_table,
+    }
+
+
+def stack_json(
+    settings: Settings, emulated: Emulated, *, api: str, plan: state.Plan
+) -> dict[str, Any]:
+    """``.devstack/stack.json`` (API.md "Local stack")."""
+    stack = stack_description(settings=settings, api_base=api) | emulated.cognito.as_json()
+    topics = emulated.topics
+    stack["notifications"] = {
+        "customer_topic_arn": topics["customer"],
+        "admin_topic_arn": topics["admin"],
+        "customer_queue_url": topics["customer_queue"],
+        "admin_queue_url": topics["admin_queue"],
+    }
+    stack["secrets"] = {"razorpay": emulated.razorpay_secret}
+    stack["kms_key_id"] = emulated.kms_key_id
+    stack["razorpay"] = {
+        "base_url": settings.razorpay_base_url,
+        "key_id": DEMO_KEY_ID,
+        "key_secret": DEMO_KEY_SECRET,
+        "webhook_secret": DEMO_WEBHOOK_SECRET,
+    }
+    stack["state"] = {"kept": plan.keep, "reason": plan.reason}
+    return stack
+
+
 async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = None) -> None:
     """The stack, until Ctrl-C; ``terminal``: the handler of the terminal's lines (the
     sandbox's are left out of it, they go to its log)."""
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    url = database_url(args.state_dir)
-    identity = state.database_identity(url, directory=args.state_dir)
-    plan = state.plan(args.state_dir, database=identity, fresh=args.fresh)
+    state_dir: Path = args.state_dir
+    url = database_url(state_dir)
+    identity = state.database_identity(url, directory=state_dir)
+    plan = state.plan(state_dir, database=identity, fresh=args.fresh)
     if not plan.keep:
-        state.wipe(args.state_dir)
-    moto, aws_url = start_emulator(
-        host=args.host, port=args.aws_port, log=args.state_dir / EMULATOR_LOG
-    )
+        state.wipe(state_dir)
+    moto, aws_url = start_emulator(host=args.host, port=args.aws_port, log=state_dir / EMULATOR_LOG)
     stack_stoppers: list[Callable[[], None]] = [moto.stop]
     save_dynamodb: Callable[[], None] | None = None
+    stack_file = state_dir / "stack.json"
     try:
         base = Settings()
-        region = base.aws_region
-        # the same seed before the same calls: the same pool, client, users, secret and key
-        state.seed_emulator(aws_url, plan.seed)
-        cognito = provision_cognito(endpoint_url=aws_url, region=region)
-        topics = await provision_topics(endpoint_url=aws_url, region=region, prefix="storefront")
-        # Razorpay's keys live in the emulator's Secrets Manager, as in production (read back
-        # every 10 s: put a new value there to try a rotation)
-        razorpay_secret = await provision_secret(
-            endpoint_url=aws_url,
-            region=region,
-            name="storefront/razorpay",
-            value={
-                "key_id": DEMO_KEY_ID,
-                "key_secret": DEMO_KEY_SECRET,
-                "webhook_secret": DEMO_WEBHOOK_SECRET,
-                "webhook_secret_previous": "",
-            },
-        )
-        # customer PII is sealed with this key's data keys, as in production
-        kms_key_id = await provision_kms_key(endpoint_url=aws_url, region=region)
-        ids = {
-            "user_pool_id": cognito.user_pool_id,
-            "client_id": cognito.client_id,
-            "razorpay_secret_arn": razorpay_secret,
-            "kms_key_id": kms_key_id,
-        }
-        changed = state.ids_differ(plan, ids) if plan.keep else []
-        if changed:  # the emulator made other ids (a moto upgrade?): nothing else can stay
-            plan = state.Plan(
-                False,
-                plan.seed,
-                f"the emulator rebuilt other ids ({', '.join(changed)})",
-            )
-            state.wipe(args.state_dir)
-        if plan.keep:
-            state.restore_kms_material(args.state_dir, region=region, key_id=kms_key_id)
-        else:
-            state.save_kms_material(args.state_dir, region=region, key_id=kms_key_id)
-
-        api_base = f"http://{args.host}:{args.port}"
-        sandbox_config = SandboxConfig(
-            key_id=DEMO_KEY_ID,
-            key_secret=DEMO_KEY_SECRET,
-            webhook_secret=DEMO_WEBHOOK_SECRET,
-            webhook_url=f"{api_base}/webhooks/razorpay",
-            state_file=str(args.state_dir / state.SANDBOX_FILE),
-        )
+        emulated = await provision_emulator(aws_url, region=base.aws_region, seed=plan.seed)
+        plan = settle_plan(plan, emulated, state_dir=state_dir, region=base.aws_region)
+        api = f"http://{args.host}:{args.port}"
         sandbox = SandboxServer(
-            config=sandbox_config,
+            config=SandboxConfig(
+                key_id=DEMO_KEY_ID,
+                key_secret=DEMO_KEY_SECRET,
+                webhook_secret=DEMO_WEBHOOK_SECRET,
+                webhook_url=f"{api}/webhooks/razorpay",
+                state_file=str(state_dir / state.SANDBOX_FILE),
+            ),
             host=args.host,
             port=args.razorpay_port,
-            log=args.state_dir / SANDBOX_LOG,
+            log=state_dir / SANDBOX_LOG,
         )
         if terminal is not None:
             terminal.addFilter(lambda record: not sandbox.owns(record))
         stack_stoppers.append(sandbox.stop)
         razorpay_url = sandbox.start()
-        overrides: dict[str, Any] = {
-            "database_url": url,
-            "kms_key_id": kms_key_id,
-            "aws_endpoint_url": aws_url,
-            "cognito_user_pool_id": cognito.user_pool_id,
-            "cognito_client_ids": cognito.client_id,
-            "razorpay_secret_arn": razorpay_secret,
-            "secrets_cache_seconds": 10,
-            "razorpay_base_url": razorpay_url,
-            "public_base_url": api_base,
-            "storefront_success_url": f"{api_base}/shop/checkout/success.html",
-            "storefront_failure_url": f"{api_base}/shop/checkout/failure.html",
-            "sns_customer_topic_arn": topics["customer"],
-            "sns_admin_topic_arn": topics["admin"],
-            # GraphiQL's "Sign in as a demo user" (local only: never in production)
-            "graphiql_demo_users": json.dumps(cognito.as_json()["users"]),
-        }
-        settings = Settings.model_validate(base.model_dump() | overrides)
+        settings = app_settings(
+            base, emulated, url=url, aws_url=aws_url, razorpay_url=razorpay_url, api=api
+        )
         container = Container(settings)
-        if not plan.keep and not settings.is_sqlite:
-            await empty_postgres(container)
-        await migrate.upgrade(container.engine)
-        await encrypt_pii(container)  # rows from before PII encryption (idempotent)
-        await seed_catalog(container.sessions)
-        await ensure_table(container.aws, table_name=settings.dynamodb_table)
-        dump = {"endpoint_url": aws_url, "region": region, "table": settings.dynamodb_table}
-        if plan.keep:
-            state.restore_dynamodb(args.state_dir, **dump)
+        await prepare_data(container, plan, state_dir=state_dir)
 
         def save_dynamodb() -> None:
-            state.dump_dynamodb(args.state_dir, **dump)
+            state.dump_dynamodb(state_dir, **dynamodb_of(settings))
 
         save_dynamodb()
         state.write_manifest(
-            args.state_dir, seed=plan.seed, database=identity, ids=ids, earlier=plan
+            state_dir, seed=plan.seed, database=identity, ids=emulated.ids, earlier=plan
         )
         kept = f"kept, {plan.reason}" if plan.keep else f"fresh start: {plan.reason}"
         logger.info("local stack state: %s", kept)
-        stack = stack_description(settings=settings, api_base=api_base) | cognito.as_json()
-        stack["notifications"] = {
-            "customer_topic_arn": topics["customer"],
-            "admin_topic_arn": topics["admin"],
-            "customer_queue_url": topics["customer_queue"],
-            "admin_queue_url": topics["admin_queue"],
-        }
-        stack["secrets"] = {"razorpay": razorpay_secret}
-        stack["kms_key_id"] = kms_key_id
-        stack["razorpay"] = {
-            "base_url": razorpay_url,
-            "key_id": DEMO_KEY_ID,
-            "key_secret": DEMO_KEY_SECRET,
-            "webhook_secret": DEMO_WEBHOOK_SECRET,
-        }
-        stack["state"] = {"kept": plan.keep, "reason": plan.reason}
-        stack_file = args.state_dir / "stack.json"
+        stack = stack_json(settings, emulated, api=api, plan=plan)
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         app = create_app(container)
         keep_terminal_plain()
-        emf = MetricsFile(args.state_dir / METRICS_LOG, service=settings.service_name)
+        emf = MetricsFile(state_dir / METRICS_LOG, service=settings.service_name)
         stack_stoppers.append(emf.close)
         metrics.install(emf)
+        said = banner(
+            stack,
+            state_dir=state_dir,
+            database=describe_database(settings.database_url),
+            kept=f"{kept}  ({FRESH_HINT if plan.keep else KEEP_HINT})",
+        )
         # uvicorn's lines reach the terminal's handler like the app's (log_config None); its
         # start-up chatter is left out there (QUIET_IN_TERMINAL): the banner says it is up
         server = AnnouncingServer(
             uvicorn.Config(
                 app, host=args.host, port=args.port, log_config=None, log_level=None, lifespan="on"
             ),
-            announce=lambda: print(
-                banner(
-                    stack,
-                    state_dir=args.state_dir,
-                    database=describe_database(settings.database_url),
-                    kept=f"{kept}  ({FRESH_HINT if plan.keep else KEEP_HINT})",
-                ),
-                flush=True,
-            ),
+            announce=lambda: print(said, flush=True),
         )
         jobs = asyncio.create_task(
             run_jobs_every(container, seconds=args.jobs_every, after=save_dynamodb)
@@ -453,7 +508,6 @@ async def serve(args: argparse.Namespace, *, terminal: logging.Handler | None = 
                 logger.exception("saving the emulator's DynamoDB items at shut-down failed")
         for stop in reversed(stack_stoppers):
             stop()
-        stack_file = args.state_dir / "stack.json"
         stack_file.unlink(missing_ok=True)
 
 
