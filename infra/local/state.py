@@ -100,9 +100,10 @@ def plan(directory: Path, *, database: str, fresh: bool) -> Plan:
 
 def wipe(directory: Path) -> None:
     """Delete every kept file (the SQLite database with its journal files, the sandbox's, the
-    dumps and the manifest); a PostgreSQL database is emptied by the caller."""
+    dumps and the manifest; a stale stack.json too); a PostgreSQL database is emptied by the
+    caller."""
     names = [*KEPT_FILES, MANIFEST, SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm"]
-    names += [f"{SQLITE_FILE}-journal", f"{SANDBOX_FILE}-journal"]
+    names += [f"{SQLITE_FILE}-journal", f"{SANDBOX_FILE}-journal", "stack.json"]
     for name in names:
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
