@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -12,12 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from datasources.offer_codec import OFFER
 from datasources.postgres.sql import as_utc, insert_on_conflict, is_unique_violation
 from datasources.postgres.tables import OfferRow, ProductRow
 from domain.catalog import Product, check_stock_on_hand
 from domain.errors import InvalidInput
-from domain.offers import Offer, OfferKind, normalise_code
+from domain.offers import Offer, normalise_code
 from domain.ports import ProductQuery
+
+# Each Offer field and its OfferRow column: the same name, but money columns say their unit.
+OFFER_COLUMNS = {field.name: field.name for field in dataclasses.fields(Offer)} | {
+    "flat": "flat_paise",
+    "max_discount": "max_discount_paise",
+    "min_subtotal": "min_subtotal_paise",
+}
 
 
 def product_from_row(row: ProductRow) -> Product:
@@ -37,22 +46,11 @@ def product_from_row(row: ProductRow) -> Product:
 
 
 def offer_from_row(row: OfferRow) -> Offer:
-    return Offer(
-        id=str(row.id),
-        code=row.code,
-        description=row.description,
-        kind=OfferKind(row.kind),
-        percent_bp=row.percent_bp,
-        flat=row.flat_paise,
-        max_discount=row.max_discount_paise,
-        min_subtotal=row.min_subtotal_paise,
-        starts_at=as_utc(row.starts_at),
-        ends_at=as_utc(row.ends_at),
-        product_ids=tuple(row.product_ids),
-        categories=tuple(row.categories),
-        usage_limit=row.usage_limit,
-        per_customer_limit=row.per_customer_limit,
-        active=row.active,
+    values = {field: getattr(row, column) for field, column in OFFER_COLUMNS.items()}
+    # the rest converts as the codec does: kind by value, JSON lists to tuples
+    return OFFER.validate_python(
+        values
+        | {"id": str(row.id), "starts_at": as_utc(row.starts_at), "ends_at": as_utc(row.ends_at)}
     )
 
 
@@ -75,22 +73,14 @@ def product_values(product: Product) -> dict[str, object]:
 
 def offer_values(offer: Offer) -> dict[str, object]:
     """Column values of an offer, without the timestamps."""
-    return {
+    values: dict[str, object] = {
+        column: getattr(offer, field) for field, column in OFFER_COLUMNS.items()
+    }
+    return values | {
         "id": uuid.UUID(offer.id),
-        "code": offer.code,
-        "description": offer.description,
         "kind": offer.kind.value,
-        "percent_bp": offer.percent_bp,
-        "flat_paise": offer.flat,
-        "max_discount_paise": offer.max_discount,
-        "min_subtotal_paise": offer.min_subtotal,
-        "starts_at": offer.starts_at,
-        "ends_at": offer.ends_at,
         "product_ids": list(offer.product_ids),
         "categories": list(offer.categories),
-        "usage_limit": offer.usage_limit,
-        "per_customer_limit": offer.per_customer_limit,
-        "active": offer.active,
     }
 
 

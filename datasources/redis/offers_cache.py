@@ -37,56 +37,14 @@ from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from domain.offers import Offer, OfferKind, normalise_code
+from datasources.offer_codec import offer_from_json, offer_to_json
+from domain.offers import Offer, normalise_code
 from domain.ports import OfferRepository
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 60
 CACHE_ERRORS = (RedisError, OSError, TimeoutError)
-
-
-def offer_to_json(offer: Offer) -> dict[str, Any]:
-    return {
-        "id": offer.id,
-        "code": offer.code,
-        "kind": offer.kind.value,
-        "description": offer.description,
-        "percent_bp": offer.percent_bp,
-        "flat": offer.flat,
-        "max_discount": offer.max_discount,
-        "min_subtotal": offer.min_subtotal,
-        "starts_at": offer.starts_at.isoformat() if offer.starts_at else None,
-        "ends_at": offer.ends_at.isoformat() if offer.ends_at else None,
-        "product_ids": list(offer.product_ids),
-        "categories": list(offer.categories),
-        "usage_limit": offer.usage_limit,
-        "per_customer_limit": offer.per_customer_limit,
-        "active": offer.active,
-    }
-
-
-def offer_from_json(data: dict[str, Any]) -> Offer:
-    def when(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value is not None else None
-
-    return Offer(
-        id=data["id"],
-        code=data["code"],
-        kind=OfferKind(data["kind"]),
-        description=data["description"],
-        percent_bp=data["percent_bp"],
-        flat=data["flat"],
-        max_discount=data["max_discount"],
-        min_subtotal=data["min_subtotal"],
-        starts_at=when(data["starts_at"]),
-        ends_at=when(data["ends_at"]),
-        product_ids=tuple(data["product_ids"]),
-        categories=tuple(data["categories"]),
-        usage_limit=data["usage_limit"],
-        per_customer_limit=data["per_customer_limit"],
-        active=data["active"],
-    )
 
 
 def _not_ended(offers: Sequence[Offer], now: datetime) -> list[Offer]:
