@@ -33,23 +33,12 @@ from tests.support.stack import (
     Databases,
     GraphQLClient,
     Stack,
-    asyncpg_dsn,
     bearer,
     open_stack,
     own_settings,
-    with_database,
 )
 
 pytest_plugins = ["tests.support.loopback", "tests.support.metrics"]
-
-__all__ = [
-    "RAZORPAY_KEY_ID",
-    "RAZORPAY_KEY_SECRET",
-    "RAZORPAY_WEBHOOK_SECRET",
-    "REGION",
-    "GraphQLClient",
-    "bearer",
-]
 
 TEST_RATE_LIMITS = {
     "rate_limit_principal": "100000000/minute",  # in query cost
@@ -63,10 +52,6 @@ TEST_RATE_LIMITS = {
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
-
-# Kept for tests that still import them from here (issue 14 moves them to tests/support).
-_with_database = with_database
-_asyncpg_dsn = asyncpg_dsn
 
 
 def _label(request: pytest.FixtureRequest) -> str:

@@ -38,13 +38,12 @@ import pytest
 
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.razorpay_sandbox.testing import WebhookReceiver
-from tests.conftest import GraphQLClient
 from tests.support.app_process import AppProcess, HoldingProxy, JobProcess, app_env
 from tests.support.jobs import run_jobs_until_outbox_empty
 from tests.support.payments_flow import open_session, own_product, session_view, timeline_types
 from tests.support.published import dashboard_totals, drain, repeated
 from tests.support.shop import data
-from tests.support.stack import Stack, asyncpg_dsn
+from tests.support.stack import GraphQLClient, Stack, asyncpg_dsn
 
 Headers = dict[str, str]
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import RAZORPAY_KEY_ID, GraphQLClient
 from tests.support.shop import (
     CART,
     GET,
@@ -16,6 +15,7 @@ from tests.support.shop import (
     razorpay_order,
     verify,
 )
+from tests.support.stack import RAZORPAY_KEY_ID, GraphQLClient
 
 
 async def test_customer_pays_and_the_order_is_paid_for_exactly_the_total(

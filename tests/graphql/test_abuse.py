@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import GraphQLClient
 from tests.support.shop import GET, create_session, data, fill_cart
+from tests.support.stack import GraphQLClient
 
 Headers = dict[str, str]
 

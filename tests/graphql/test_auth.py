@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.container import Container
 from app.settings import Settings
 from schema.build import print_sdl
-from tests.conftest import bearer
 from tests.support.jwt_forgery import (
     JwksServer,
     b64,
@@ -26,6 +25,7 @@ from tests.support.jwt_forgery import (
     unverified_claims,
     with_payload,
 )
+from tests.support.stack import bearer
 
 VIEWER = "{ viewer { id username email groups } products(first: 1) { edges { node { sku } } } }"
 

@@ -10,8 +10,8 @@ import pytest
 
 from app.container import Container
 from infra.local.seed import PRODUCTS, product_id
-from tests.conftest import GraphQLClient
 from tests.support.cleanup import switch_off_test_offers
+from tests.support.stack import GraphQLClient
 
 CART = """
 fragment M on Money { amount }

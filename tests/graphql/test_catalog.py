@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.local.seed import OFFERS, PRODUCTS, product_id
-from tests.conftest import GraphQLClient
+from tests.support.stack import GraphQLClient
 
 PRODUCTS_QUERY = """
 query($first: Int, $after: String, $search: String, $category: String) {

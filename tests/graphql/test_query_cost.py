@@ -17,8 +17,8 @@ from graphql import GraphQLSchema, get_introspection_query, parse
 from resolvers import payments
 from schema.build import build_schema
 from schema.cost import FIELD_WEIGHTS, QUERY_COST_STATE_KEY, query_cost
-from tests.conftest import GraphQLClient
 from tests.support.shop import CART, GET
+from tests.support.stack import GraphQLClient
 
 Headers = dict[str, str]
 

@@ -24,10 +24,9 @@ from domain.payments import merchant_date
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.outbox import dispatch_all
 from resolvers.sales import MAX_DAYS
-from tests.conftest import GraphQLClient, bearer
 from tests.support.payments_flow import ask_refund, sandbox_payment
 from tests.support.shop import GET, create_session, data, fill_cart, verify
-from tests.support.stack import Stack
+from tests.support.stack import GraphQLClient, Stack, bearer
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]

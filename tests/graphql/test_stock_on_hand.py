@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import GraphQLClient
 from tests.support.payments_flow import (
     PRODUCT_UPSERT,
     open_session,
@@ -19,6 +18,7 @@ from tests.support.payments_flow import (
     retire_product,
 )
 from tests.support.shop import CANCEL, data, verify
+from tests.support.stack import GraphQLClient
 
 Headers = dict[str, str]
 LEVELS = "query($id: ID!) { product(id: $id) { stock stockOnHand } }"

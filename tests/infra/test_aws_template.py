@@ -18,6 +18,7 @@ from datasources.sns.notifier import message_attributes
 from domain.payment_ports import NotificationTopic
 from infra.aws import package
 from tests.support.cfn import TEMPLATE, as_list, function_environment, load_template
+from tests.support.production_settings import production_environment
 
 FUNCTIONS = ("GatewayFunction", "MigrationFunction", "PreTrafficHookFunction")
 
@@ -154,6 +155,19 @@ def test_the_gateway_gets_every_setting_production_needs(template: dict[str, Any
     assert env["GRAPHIQL_ENABLED"] == "false"
     assert env["POWERTOOLS_SERVICE_NAME"] == "storefront-gateway"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "StorefrontGateway"
+
+
+def test_the_templates_lambda_environment_is_production_without_graphiql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = function_environment(load_template(), "GatewayFunction")
+    assert (env["ENVIRONMENT"], env["GRAPHIQL_ENABLED"]) == ("production", "false")
+    for name, value in production_environment().items():
+        monkeypatch.setenv(name, value)
+    for name in ("ENVIRONMENT", "GRAPHIQL_ENABLED"):
+        monkeypatch.setenv(name, env[name])
+    settings = Settings()
+    assert (settings.environment, settings.graphiql_enabled) == ("production", False)
 
 
 def test_the_rate_limits_are_parameters(template: dict[str, Any]) -> None:

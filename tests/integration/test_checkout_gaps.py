@@ -19,9 +19,8 @@ from domain.payments import PaymentStatus
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers import checkout, payments
 from resolvers.reconcile import reconcile
-from tests.conftest import GraphQLClient
 from tests.support.shop import fill_cart
-from tests.support.stack import Stack
+from tests.support.stack import GraphQLClient, Stack
 
 Headers = dict[str, str]
 

@@ -25,7 +25,6 @@ import pytest
 from app.container import Container
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.reconcile import reconcile
-from tests.conftest import GraphQLClient
 from tests.support.payments_flow import (
     ask_refund,
     only_sessions,
@@ -38,6 +37,7 @@ from tests.support.payments_flow import (
     timeline_types,
 )
 from tests.support.shop import verify
+from tests.support.stack import GraphQLClient
 from tests.support.webhooks import deliver, event_body, signed_headers
 
 Headers = dict[str, str]

@@ -31,10 +31,9 @@ from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.deps import Deps
 from resolvers.outbox import dispatch_all
 from resolvers.payments import expire_due
-from tests.conftest import GraphQLClient
 from tests.support.payments_flow import only_sessions
 from tests.support.shop import GET, create_session, data, fill_cart, verify
-from tests.support.stack import Stack
+from tests.support.stack import GraphQLClient, Stack
 
 Headers = dict[str, str]
 T0 = datetime(2026, 4, 1, 6, 0, tzinfo=UTC)

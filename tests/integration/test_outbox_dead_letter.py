@@ -34,11 +34,10 @@ from domain.payment_ports import NotificationTopic
 from domain.payment_session import PaymentSession
 from domain.payments import merchant_date
 from resolvers.outbox import PARKED_METRIC, Dispatched, dispatch, dispatch_all
-from tests.conftest import REGION
 from tests.support.metrics import Recorded, RecordingSink
 from tests.support.payment_fakes import payment_session
 from tests.support.services import free_port
-from tests.support.stack import Databases, Stack
+from tests.support.stack import REGION, Databases, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime.fromisoformat("2026-04-01T06:00:00+00:00")

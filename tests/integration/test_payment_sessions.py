@@ -21,7 +21,6 @@ from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.seed import product_id
 from resolvers.payments import expire_due
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.cleanup import switch_off_test_offers
 from tests.support.payments_flow import retire_product
 from tests.support.shop import (
@@ -32,7 +31,7 @@ from tests.support.shop import (
     fill_cart,
     verify,
 )
-from tests.support.stack import Stack
+from tests.support.stack import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient, Stack
 
 Headers = dict[str, str]
 STOCK = "query($id: ID!) { product(id: $id) { stock } }"

@@ -25,12 +25,11 @@ from domain.pii import is_sealed
 from infra.local.cognito import CognitoStack, DemoUser, add_user, sign_in
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers import payments
-from tests.conftest import REGION, bearer
 from tests.support.jobs import run_jobs_until_outbox_empty
 from tests.support.payments_flow import open_session, own_product, retire_product
 from tests.support.published import drain
 from tests.support.shop import GET, data, verify
-from tests.support.stack import Stack, asyncpg_dsn
+from tests.support.stack import REGION, Stack, asyncpg_dsn, bearer
 
 PREFILL = """query($id: ID!) { paymentSession(id: $id) {
   id checkout { prefillEmail prefillContact } } }"""

@@ -68,12 +68,12 @@ async def test_migrations_go_from_empty_to_head_and_back(
         # a second fresh database on the same server, so the run's own stays untouched
         import asyncpg
 
-        from tests.conftest import _asyncpg_dsn, _with_database
+        from tests.support.stack import asyncpg_dsn, with_database
 
         name = database_url.rsplit("/", 1)[1] + "_mig"
-        admin = await asyncpg.connect(_asyncpg_dsn(_with_database(database_url, "postgres")))
+        admin = await asyncpg.connect(asyncpg_dsn(with_database(database_url, "postgres")))
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(database_url, name)
+        url = with_database(database_url, name)
     else:
         admin, name = None, ""
         url = f"sqlite+aiosqlite:///{tmp_path}/migrations.db"

@@ -10,7 +10,7 @@ from domain.gateway import PaymentGatewayError, PaymentGatewayRejected
 from domain.signatures import checkout_signature_valid
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET
+from tests.support.stack import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ from domain.signatures import hmac_sha256_hex
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.outbox import dispatch_all
 from resolvers.reconcile import reconcile
-from tests.conftest import (
-    RAZORPAY_KEY_ID,
-    RAZORPAY_KEY_SECRET,
-    RAZORPAY_WEBHOOK_SECRET,
-    GraphQLClient,
-)
 from tests.support.payments_flow import (
     Overriding,
     app_client,
@@ -47,6 +41,12 @@ from tests.support.payments_flow import (
     timeline_types,
 )
 from tests.support.services import free_port
+from tests.support.stack import (
+    RAZORPAY_KEY_ID,
+    RAZORPAY_KEY_SECRET,
+    RAZORPAY_WEBHOOK_SECRET,
+    GraphQLClient,
+)
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]

@@ -25,10 +25,9 @@ from infra.local.razorpay_sandbox.testing import WebhookReceiver
 from resolvers.outbox import dispatch, dispatch_all
 from resolvers.payment_events import settle
 from resolvers.sales import dashboard
-from tests.conftest import REGION
 from tests.support.services import free_port
 from tests.support.shop import GET, create_session, data, fill_cart
-from tests.support.stack import Stack
+from tests.support.stack import REGION, Stack
 
 Headers = dict[str, str]
 

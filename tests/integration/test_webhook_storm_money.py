@@ -52,13 +52,21 @@ from infra.local.emulator import EmulatorProcess
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from infra.local.razorpay_sandbox.testing import Received, WebhookReceiver
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.jobs import run_jobs_until_outbox_empty
 from tests.support.payments_flow import own_product
 from tests.support.published import Published, dashboard_totals, drain, repeated
 from tests.support.services import free_port
 from tests.support.shop import CANCEL, data
-from tests.support.stack import Databases, Stack, asyncpg_dsn, open_stack, own_settings
+from tests.support.stack import (
+    RAZORPAY_KEY_ID,
+    RAZORPAY_KEY_SECRET,
+    Databases,
+    GraphQLClient,
+    Stack,
+    asyncpg_dsn,
+    open_stack,
+    own_settings,
+)
 
 Headers = dict[str, str]
 

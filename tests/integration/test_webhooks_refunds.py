@@ -19,10 +19,9 @@ from domain.signatures import checkout_signature
 from infra.local.razorpay_sandbox import SandboxServer
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.payments import expire_due
-from tests.conftest import RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.payments_flow import REFUND, ask_refund
 from tests.support.shop import GET, create_session, data, fill_cart, verify
-from tests.support.stack import Stack
+from tests.support.stack import RAZORPAY_KEY_SECRET, GraphQLClient, Stack
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]

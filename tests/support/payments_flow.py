@@ -19,8 +19,8 @@ import httpx
 from app.container import Container
 from app.main import create_app
 from infra.local.razorpay_sandbox.control_client import SandboxControl
-from tests.conftest import GraphQLClient
 from tests.support.shop import GET, create_session, data
+from tests.support.stack import GraphQLClient
 from tests.support.webhooks import sandbox_entity
 
 Headers = dict[str, str]

@@ -10,9 +10,8 @@ from typing import Any
 
 from domain.payments import merchant_date
 from resolvers.deps import SystemClock
-from tests.conftest import GraphQLClient
 from tests.support.shop import data
-from tests.support.stack import Stack
+from tests.support.stack import GraphQLClient, Stack
 
 DASHBOARD = """query($from: Date!, $to: Date!) { salesDashboard(from: $from, to: $to) {
   totals { paidCount paidAmount { amount } refundedAmount { amount } failedCount } } }"""

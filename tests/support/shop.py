@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from infra.local.seed import product_id
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
+from tests.support.stack import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 
 SESSION_FIELDS = """
   id status amount { amount } cost { subtotal { amount } discount { amount } tax { amount }

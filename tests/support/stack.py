@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ REGION = "ap-south-1"
 RAZORPAY_KEY_ID = "rzp_test_Zx98Yw76Vu54Ts"
 RAZORPAY_KEY_SECRET = "app-suite-key-secret"
 RAZORPAY_WEBHOOK_SECRET = "app-suite-webhook-secret"
+
+
+def unique(prefix: str) -> str:
+    """``prefix`` with a random suffix: a table, topic or secret name no other run shares."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def bearer(token: str) -> dict[str, str]:

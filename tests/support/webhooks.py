@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from domain.signatures import hmac_sha256_hex
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, RAZORPAY_WEBHOOK_SECRET
+from tests.support.stack import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, RAZORPAY_WEBHOOK_SECRET
 
 
 async def sandbox_entity(base_url: str, path: str) -> dict[str, Any]:

@@ -4,10 +4,10 @@
 ``ENVIRONMENT=production`` refuses to start without what production needs (API.md
 "Protection": secrets from Secrets Manager, no SQLite, Redis, Cognito, topics, public https
 URLs), naming every gap at once. The SAM template sets ``ENVIRONMENT=production`` and
-``GRAPHIQL_ENABLED=false``, and ``graphiql_enabled=False`` takes the IDE page and its assets off
-the app while GraphQL itself still answers (POST, and queries over GET). Without
-``aws_endpoint_url`` every AWS client and the Cognito JWKS point at real AWS. Secrets never
-show in a repr or a dump.
+``GRAPHIQL_ENABLED=false`` (tests/infra/test_aws_template.py), and ``graphiql_enabled=False``
+takes the IDE page and its assets off the app while GraphQL itself still answers (POST, and
+queries over GET). Without ``aws_endpoint_url`` every AWS client and the Cognito JWKS point at
+real AWS. Secrets never show in a repr or a dump.
 
 No I/O: settings are built directly (or from a patched environment) and the app is driven
 in-process; ``{ __typename }`` needs no database, and the secrets a production app reads come
@@ -28,7 +28,7 @@ from app.container import Container
 from app.main import GRAPHIQL_STATIC_URL, create_app
 from app.secrets import RuntimeSecrets
 from app.settings import Settings, get_settings
-from tests.support.cfn import function_environment, load_template
+from tests.support.production_settings import ARN, PRODUCTION, SITE, production_environment
 
 SECRETS = {
     "razorpay_key_secret": "key-secret-3f9a1c",
@@ -43,32 +43,6 @@ def fresh_get_settings() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-ARN = "arn:aws:secretsmanager:ap-south-1:123456789012:secret"
-SITE = "https://shop.example.in"
-# everything production needs; nothing here is ever connected to
-PRODUCTION: dict[str, object] = {
-    "environment": "production",  # GraphiQL and introspection: off by default
-    "database_url": "postgresql+asyncpg://storefront@proxy.internal:5432/storefront",
-    "database_secret_arn": f"{ARN}:rds-master",
-    "redis_url": "rediss://cache.internal:6379",
-    "razorpay_secret_arn": f"{ARN}:razorpay",
-    "aws_endpoint_url": None,
-    "cognito_user_pool_id": "ap-south-1_AbC123xyz",
-    "cognito_client_ids": "client0001",
-    "sns_customer_topic_arn": "arn:aws:sns:ap-south-1:123456789012:customers",
-    "sns_admin_topic_arn": "arn:aws:sns:ap-south-1:123456789012:admins",
-    "kms_key_id": "arn:aws:kms:ap-south-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
-    "public_base_url": SITE,
-    "storefront_success_url": f"{SITE}/shop/checkout/success.html",
-    "storefront_failure_url": f"{SITE}/shop/checkout/failure.html",
-    "cors_allowed_origins": SITE,
-}
-
-
-def production_environment() -> dict[str, str]:
-    return {name.upper(): str(value) for name, value in PRODUCTION.items() if value is not None}
 
 
 def production(tmp_path: Path, **changes: object) -> Settings:
@@ -134,19 +108,6 @@ def test_production_is_read_from_the_environment_variables(
     monkeypatch.setenv("ENVIRONMENT", "prod")
     with pytest.raises(ValidationError):
         Settings()
-
-
-def test_the_templates_lambda_environment_is_production_without_graphiql(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    env = function_environment(load_template(), "GatewayFunction")
-    assert (env["ENVIRONMENT"], env["GRAPHIQL_ENABLED"]) == ("production", "false")
-    for name, value in production_environment().items():
-        monkeypatch.setenv(name, value)
-    for name in ("ENVIRONMENT", "GRAPHIQL_ENABLED"):
-        monkeypatch.setenv(name, env[name])
-    settings = Settings()
-    assert (settings.environment, settings.graphiql_enabled) == ("production", False)
 
 
 def test_get_settings_reads_the_environment_once(

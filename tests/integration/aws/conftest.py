@@ -9,19 +9,13 @@ infra/local/emulator.py).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from datasources.aws import AwsClients, default_config
 from datasources.dynamodb import ensure_table
-
-REGION = "ap-south-1"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+from tests.support.stack import REGION, unique
 
 
 @pytest.fixture(scope="module")

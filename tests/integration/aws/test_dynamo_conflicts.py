@@ -41,7 +41,7 @@ from datasources.aws import AwsClients, default_config
 from datasources.dynamodb import DynamoSalesCounters
 from datasources.dynamodb.sales import MAX_CONFLICT_RETRIES
 from domain.payment_ports import RecordStoreError, SalesDay
-from tests.integration.aws.conftest import REGION
+from tests.support.stack import REGION
 
 ItemKey = tuple[str, str, str]  # table, pk, sk
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from datasources.aws import AwsClients
-from tests.integration.aws.conftest import unique
+from tests.support.stack import unique
 
 
 def _key(pk: str, sk: str = "x") -> dict[str, Any]:

@@ -14,8 +14,8 @@ from datasources.aws import AwsClients, default_config
 from datasources.dynamodb import DynamoSalesCounters
 from domain.payment_ports import RecordStoreError, SalesDay
 from domain.payments import merchant_date
-from tests.integration.aws.conftest import REGION
 from tests.support.services import free_port
+from tests.support.stack import REGION
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,8 @@ from app.settings import Settings
 from datasources.aws import AwsClients
 from datasources.postgres.engine import REFUSED_LOGIN, _connect_as
 from datasources.secrets import SecretsManagerReader, SecretUnavailable
-from tests.integration.aws.conftest import REGION, unique
 from tests.support.services import free_port
-from tests.support.stack import Databases, asyncpg_dsn
+from tests.support.stack import REGION, Databases, asyncpg_dsn, unique
 
 RAZORPAY = {
     "key_id": "rzp_test_rotation01",

@@ -15,8 +15,8 @@ from datasources.aws import AwsClients, default_config
 from datasources.sns import SnsNotifier, ensure_topics
 from datasources.sns.notifier import deduplication_id, sns_subject
 from domain.payment_ports import NotificationError, NotificationTopic
-from tests.integration.aws.conftest import REGION, unique
 from tests.support.services import free_port
+from tests.support.stack import REGION, unique
 
 Topic = NotificationTopic
 

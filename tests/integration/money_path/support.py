@@ -23,9 +23,14 @@ import httpx
 from app.jobs import run_scheduled
 from infra.local.razorpay_sandbox.control_client import SandboxControl
 from resolvers.outbox import dispatch_all
-from tests.conftest import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, GraphQLClient
 from tests.support.shop import GET, data
-from tests.support.stack import Stack, asyncpg_dsn
+from tests.support.stack import (
+    RAZORPAY_KEY_ID,
+    RAZORPAY_KEY_SECRET,
+    GraphQLClient,
+    Stack,
+    asyncpg_dsn,
+)
 from tests.support.webhooks import deliver, event_body, sandbox_entity, signed_headers
 
 Headers = dict[str, str]
