@@ -7,13 +7,13 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.identity import Role
+from domain.offers import OfferKind
 from resolvers import admin_catalog
-from schema.catalog import Offer, OfferKind, Product
+from schema.catalog import Offer, Product
 from schema.context import Context
 from schema.permissions import auth_mutation
-from schema.types import UserError, user_errors
+from schema.types import UserError, payload_of
 
 
 @strawberry.input(description="Without id: create. Amounts in paise, rates in basis points.")
@@ -59,13 +59,13 @@ class OfferInput:
 
 @strawberry.type
 class ProductPayload:
-    product: Product | None
+    product: Product | None = None
     errors: list[UserError]
 
 
 @strawberry.type
 class OfferPayload:
-    offer: Offer | None
+    offer: Offer | None = None
     errors: list[UserError]
 
 
@@ -75,8 +75,9 @@ class AdminCatalogMutation:
     async def product_upsert(
         self, info: Info[Context, None], input: ProductInput
     ) -> ProductPayload:
-        try:
-            product = await admin_catalog.product_upsert(
+        return await payload_of(
+            ProductPayload,
+            admin_catalog.product_upsert(
                 info.context.deps,
                 id=str(input.id) if input.id is not None else None,
                 sku=input.sku,
@@ -89,19 +90,19 @@ class AdminCatalogMutation:
                 image_url=input.image_url,
                 active=input.active is not False,
                 expected_stock_on_hand=input.expected_stock_on_hand,
-            )
-        except DomainError as error:
-            return ProductPayload(product=None, errors=user_errors(error))
-        return ProductPayload(product=Product.from_entity(product), errors=[])
+            ),
+            lambda product: ProductPayload(product=Product.from_domain(product), errors=[]),
+        )
 
     @auth_mutation(requires=Role.ADMIN)
     async def offer_upsert(self, info: Info[Context, None], input: OfferInput) -> OfferPayload:
-        try:
-            offer = await admin_catalog.offer_upsert(
+        return await payload_of(
+            OfferPayload,
+            admin_catalog.offer_upsert(
                 info.context.deps,
                 id=str(input.id) if input.id is not None else None,
                 code=input.code,
-                kind=input.kind.value,
+                kind=input.kind,
                 description=input.description,
                 percent_bp=input.percent_bp,
                 flat=input.flat,
@@ -114,7 +115,6 @@ class AdminCatalogMutation:
                 usage_limit=input.usage_limit,
                 per_customer_limit=input.per_customer_limit,
                 active=input.active is not False,
-            )
-        except DomainError as error:
-            return OfferPayload(offer=None, errors=user_errors(error))
-        return OfferPayload(offer=Offer.from_entity(offer), errors=[])
+            ),
+            lambda offer: OfferPayload(offer=Offer.from_domain(offer), errors=[]),
+        )

@@ -26,7 +26,8 @@ from schema.errors import ErrorShaping
 from schema.metrics import OperationMetrics
 from schema.parsing import CACHE_SIZE, MAX_TOKENS, SharedParserCache
 from schema.payments import PaymentMutation, PaymentQuery
-from schema.refunds import RefundMutation, SalesQuery
+from schema.refunds import RefundMutation
+from schema.sales import SalesQuery
 from schema.viewer import ViewerQuery
 
 Query = merge_types("Query", (CatalogQuery, ViewerQuery, CartQuery, PaymentQuery, SalesQuery))

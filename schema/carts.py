@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from domain.cart import CartView, LineAdd, LineUpdate
-from domain.errors import DomainError
+from domain.offers import CouponReason
 from domain.pricing import CouponResult, PricedCart
 from resolvers import carts
 from schema.catalog import Product
 from schema.context import Context
 from schema.permissions import auth_field, auth_mutation, caller
-from schema.types import Money, UserError, money, money_or_none, user_errors
+from schema.types import Money, UserError, money, money_or_none, payload_of
 
-
-@strawberry.enum
-class CouponReason(Enum):
-    NOT_FOUND = "NOT_FOUND"
-    NOT_STARTED = "NOT_STARTED"
-    EXPIRED = "EXPIRED"
-    MIN_SUBTOTAL_NOT_MET = "MIN_SUBTOTAL_NOT_MET"
-    NO_ELIGIBLE_ITEMS = "NO_ELIGIBLE_ITEMS"
-    USAGE_LIMIT_REACHED = "USAGE_LIMIT_REACHED"
-    PER_USER_LIMIT_REACHED = "PER_USER_LIMIT_REACHED"
+strawberry.enum(CouponReason)
 
 
 @strawberry.type
@@ -37,7 +27,7 @@ class CartCost:
     total: Money
 
     @classmethod
-    def of(cls, priced: PricedCart) -> CartCost:
+    def from_domain(cls, priced: PricedCart) -> CartCost:
         return cls(
             subtotal=money(priced.subtotal),
             discount=money(priced.discount),
@@ -55,11 +45,11 @@ class AppliedCoupon:
     shortfall: Money | None
 
     @classmethod
-    def of(cls, result: CouponResult) -> AppliedCoupon:
+    def from_domain(cls, result: CouponResult) -> AppliedCoupon:
         return cls(
             code=result.code,
             applicable=result.applicable,
-            reason=CouponReason(result.reason.value) if result.reason else None,
+            reason=result.reason,
             discount=money(result.discount),
             shortfall=money_or_none(result.shortfall),
         )
@@ -86,11 +76,11 @@ class Cart:
     cost: CartCost
 
     @classmethod
-    def of(cls, view: CartView) -> Cart:
+    def from_domain(cls, view: CartView) -> Cart:
         lines = [
             CartLine(
                 id=strawberry.ID(v.line.id),
-                product=Product.from_entity(v.product),
+                product=Product.from_domain(v.product),
                 quantity=v.line.quantity,
                 unit_price=money(v.unit_price),
                 subtotal=money(v.priced.subtotal),
@@ -105,14 +95,14 @@ class Cart:
             id=strawberry.ID(view.cart.id),
             version=view.cart.version,
             lines=lines,
-            coupon=AppliedCoupon.of(coupon) if coupon else None,
-            cost=CartCost.of(view.priced),
+            coupon=AppliedCoupon.from_domain(coupon) if coupon else None,
+            cost=CartCost.from_domain(view.priced),
         )
 
 
 @strawberry.type
 class CartPayload:
-    cart: Cart | None
+    cart: Cart | None = None
     errors: list[UserError]
 
 
@@ -133,18 +123,18 @@ def _customer(info: Info[Context, None]) -> str:
 
 
 async def _payload(change: Awaitable[CartView]) -> CartPayload:
-    try:
-        view = await change
-    except DomainError as error:
-        return CartPayload(cart=None, errors=user_errors(error))
-    return CartPayload(cart=Cart.of(view), errors=[])
+    return await payload_of(
+        CartPayload, change, lambda view: CartPayload(cart=Cart.from_domain(view), errors=[])
+    )
 
 
 @strawberry.type
 class CartQuery:
     @auth_field(description="The caller's active cart (empty if new).")
     async def cart(self, info: Info[Context, None]) -> Cart:
-        return Cart.of(await carts.get_cart(info.context.deps, customer_id=_customer(info)))
+        return Cart.from_domain(
+            await carts.get_cart(info.context.deps, customer_id=_customer(info))
+        )
 
 
 @strawberry.type

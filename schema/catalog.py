@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from enum import Enum
 from typing import cast
 
 import strawberry
@@ -14,16 +13,13 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from domain.catalog import Product as ProductEntity
 from domain.identity import Role
 from domain.offers import Offer as OfferEntity
+from domain.offers import OfferKind
 from resolvers import catalog
 from schema.context import Context
 from schema.permissions import auth_field
-from schema.types import Money, PageInfo, money, money_or_none
+from schema.types import Money, PageInfo, money, money_or_none, page_info
 
-
-@strawberry.enum
-class OfferKind(Enum):
-    PERCENT = "PERCENT"
-    FLAT = "FLAT"
+strawberry.enum(OfferKind)
 
 
 @strawberry.type
@@ -44,12 +40,12 @@ class Offer:
     per_customer_limit: int | None
 
     @classmethod
-    def from_entity(cls, offer: OfferEntity) -> Offer:
+    def from_domain(cls, offer: OfferEntity) -> Offer:
         return cls(
             id=strawberry.ID(offer.id),
             code=offer.code,
             description=offer.description,
-            kind=OfferKind(offer.kind.value),
+            kind=offer.kind,
             percent_bp=offer.percent_bp,
             flat=money_or_none(offer.flat),
             max_discount=money_or_none(offer.max_discount),
@@ -81,7 +77,7 @@ class Product:
     live_offers: strawberry.Private[list[Offer] | None] = None
 
     @classmethod
-    def from_entity(cls, product: ProductEntity, *, offers: list[Offer] | None = None) -> Product:
+    def from_domain(cls, product: ProductEntity, *, offers: list[Offer] | None = None) -> Product:
         return cls(
             id=strawberry.ID(product.id),
             sku=product.sku,
@@ -114,7 +110,7 @@ class Product:
 
 
 async def _loaded_offers(context: Context, product: ProductEntity) -> list[Offer]:
-    return [Offer.from_entity(o) for o in await context.loaders.offers_by_product.load(product)]
+    return [Offer.from_domain(o) for o in await context.loaders.offers_by_product.load(product)]
 
 
 def _selects(selections: Iterable[Selection], name: str) -> bool:
@@ -137,7 +133,7 @@ async def _page_offers(
     if not products or not _selects(info.selected_fields, "offers"):
         return None
     live = await catalog.live_offers(info.context.deps)
-    shown = {o.id: Offer.from_entity(o) for o in live}
+    shown = {o.id: Offer.from_domain(o) for o in live}
     return [[shown[o.id] for o in catalog.offers_for(live, p)] for p in products]
 
 
@@ -179,25 +175,22 @@ class CatalogQuery:
         edges = [
             ProductEdge(
                 cursor=e.cursor,
-                node=Product.from_entity(e.node, offers=None if offers is None else offers[i]),
+                node=Product.from_domain(e.node, offers=None if offers is None else offers[i]),
             )
             for i, e in enumerate(page.edges)
         ]
         return ProductConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=page_info(
+                edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page
             ),
         )
 
     @strawberry.field(description="A product by id; null when unknown, inactive or malformed.")
     async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
         found = await info.context.loaders.product_by_id.load(str(id))
-        return Product.from_entity(found) if found is not None else None
+        return Product.from_domain(found) if found is not None else None
 
     @strawberry.field(description="Live offers anyone may see.")
     async def offers(self, info: Info[Context, None]) -> list[Offer]:
-        return [Offer.from_entity(o) for o in await catalog.live_offers(info.context.deps)]
+        return [Offer.from_domain(o) for o in await catalog.live_offers(info.context.deps)]

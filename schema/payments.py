@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.payment_session import PaymentSession as SessionEntity
-from domain.payments import PaymentStatus as StatusEntity
-from domain.refunds import Refund as RefundEntity
+from domain.payments import PaymentStatus
 from resolvers import checkout, payments
 from schema.carts import CartCost
 from schema.context import Context
 from schema.permissions import auth_field, auth_mutation, caller
-from schema.types import Money, PageInfo, UserError, money, user_errors
+from schema.types import Money, PageInfo, UserError, money, page_info, payload_of
 
+if TYPE_CHECKING:  # schema.refunds imports this module (a refund's payload has its session)
+    from schema.refunds import Refund
 
-@strawberry.enum
-class PaymentStatus(Enum):
-    CREATED = "CREATED"
-    ATTEMPTED = "ATTEMPTED"
-    AUTHORIZED = "AUTHORIZED"
-    PAID = "PAID"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
+strawberry.enum(PaymentStatus)
 
 
 @strawberry.type(description="What the storefront passes to Razorpay Checkout.")
@@ -73,36 +63,6 @@ class PaymentEvent:
     detail: str | None
 
 
-@strawberry.enum
-class RefundStatus(Enum):
-    PENDING = "PENDING"
-    PROCESSED = "PROCESSED"
-    FAILED = "FAILED"
-
-
-@strawberry.type
-class Refund:
-    id: strawberry.ID
-    amount: Money
-    status: RefundStatus
-    reason: str | None
-    razorpay_refund_id: str | None
-    created_at: datetime
-    processed_at: datetime | None
-
-    @classmethod
-    def of(cls, refund: RefundEntity) -> Refund:
-        return cls(
-            id=strawberry.ID(refund.id),
-            amount=money(refund.amount),
-            status=RefundStatus(refund.status.value),
-            reason=refund.reason,
-            razorpay_refund_id=refund.razorpay_refund_id,
-            created_at=refund.created_at,
-            processed_at=refund.processed_at,
-        )
-
-
 @strawberry.type
 class PaymentSession:
     id: strawberry.ID
@@ -121,11 +81,11 @@ class PaymentSession:
     entity: strawberry.Private[SessionEntity]
 
     @classmethod
-    def of(cls, session: SessionEntity, info: Info[Context, None]) -> PaymentSession:
+    def from_domain(cls, session: SessionEntity, info: Info[Context, None]) -> PaymentSession:
         options = payments.checkout_options(info.context.deps, session)
         return cls(
             id=strawberry.ID(session.id),
-            status=PaymentStatus(session.status.value),
+            status=session.status,
             amount=money(session.amount),
             cost=CartCost(
                 subtotal=money(session.subtotal),
@@ -168,9 +128,13 @@ class PaymentSession:
         )
 
     @strawberry.field(description="Refunds asked for, in the order they were made.")
-    async def refunds(self, info: Info[Context, None]) -> list[Refund]:
+    async def refunds(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Refund, strawberry.lazy("schema.refunds")]]:
+        from schema.refunds import Refund  # here: schema.refunds imports this module
+
         found = await info.context.loaders.refunds_by_session.load(self.entity.id)
-        return [Refund.of(r) for r in found]
+        return [Refund.from_domain(r) for r in found]
 
     @strawberry.field(description="Every state change, callback, verification and webhook.")
     async def timeline(self, info: Info[Context, None]) -> list[PaymentEvent]:
@@ -194,7 +158,7 @@ class PaymentSessionConnection:
 
 @strawberry.type
 class PaymentSessionPayload:
-    payment_session: PaymentSession | None
+    payment_session: PaymentSession | None = None
     errors: list[UserError]
 
 
@@ -216,11 +180,9 @@ class PaymentSessionVerifyInput:
 
 
 def _payload(session: SessionEntity, info: Info[Context, None]) -> PaymentSessionPayload:
-    return PaymentSessionPayload(payment_session=PaymentSession.of(session, info), errors=[])
-
-
-def _failed(error: DomainError) -> PaymentSessionPayload:
-    return PaymentSessionPayload(payment_session=None, errors=user_errors(error))
+    return PaymentSessionPayload(
+        payment_session=PaymentSession.from_domain(session, info), errors=[]
+    )
 
 
 @strawberry.type
@@ -232,7 +194,7 @@ class PaymentQuery:
         found = await payments.get_session(
             info.context.deps, principal=caller(info), session_id=str(id)
         )
-        return PaymentSession.of(found, info) if found is not None else None
+        return PaymentSession.from_domain(found, info) if found is not None else None
 
     @auth_field(description="The caller's sessions, newest first (every customer's for admins).")
     async def payment_sessions(
@@ -247,19 +209,16 @@ class PaymentQuery:
             principal=caller(info),
             first=20 if first is None else first,
             after=after,
-            status=StatusEntity(status.value) if status is not None else None,
+            status=status,
         )
         edges = [
-            PaymentSessionEdge(cursor=c, node=PaymentSession.of(s, info))
+            PaymentSessionEdge(cursor=c, node=PaymentSession.from_domain(s, info))
             for s, c in zip(page.sessions, page.cursors, strict=True)
         ]
         return PaymentSessionConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=page_info(
+                edges, has_next_page=page.has_next_page, has_previous_page=after is not None
             ),
         )
 
@@ -270,43 +229,41 @@ class PaymentMutation:
     async def payment_session_create(
         self, info: Info[Context, None], input: PaymentSessionCreateInput
     ) -> PaymentSessionPayload:
-        try:
-            session = await checkout.create_session(
+        return await payload_of(
+            PaymentSessionPayload,
+            checkout.create_session(
                 info.context.deps,
                 principal=caller(info),
                 idempotency_key=input.idempotency_key,
                 expected_cart_version=input.expected_cart_version,
                 expected_amount=input.expected_amount,
-            )
-        except DomainError as error:
-            return _failed(error)
-        return _payload(session, info)
+            ),
+            lambda session: _payload(session, info),
+        )
 
     @auth_mutation(description="Check Checkout's signature, confirm with Razorpay, move on.")
     async def payment_session_verify(
         self, info: Info[Context, None], input: PaymentSessionVerifyInput
     ) -> PaymentSessionPayload:
-        try:
-            session = await payments.verify(
+        return await payload_of(
+            PaymentSessionPayload,
+            payments.verify(
                 info.context.deps,
                 principal=caller(info),
                 session_id=str(input.payment_session_id),
                 order_id=input.razorpay_order_id,
                 payment_id=input.razorpay_payment_id,
                 signature=input.razorpay_signature,
-            )
-        except DomainError as error:
-            return _failed(error)
-        return _payload(session, info)
+            ),
+            lambda session: _payload(session, info),
+        )
 
     @auth_mutation()
     async def payment_session_cancel(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> PaymentSessionPayload:
-        try:
-            session = await payments.cancel(
-                info.context.deps, principal=caller(info), session_id=str(id)
-            )
-        except DomainError as error:
-            return _failed(error)
-        return _payload(session, info)
+        return await payload_of(
+            PaymentSessionPayload,
+            payments.cancel(info.context.deps, principal=caller(info), session_id=str(id)),
+            lambda session: _payload(session, info),
+        )

@@ -8,7 +8,6 @@ A protected field says so once, with :func:`auth_field`; the rule is both checke
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -18,11 +17,7 @@ from strawberry.types import Info
 
 from domain.identity import Principal, Role, authorize
 
-
-@strawberry.enum(name="Role", description="CUSTOMER: any signed-in user; ADMIN: group admin.")
-class RoleName(Enum):
-    CUSTOMER = "CUSTOMER"
-    ADMIN = "ADMIN"
+strawberry.enum(Role, description="CUSTOMER: any signed-in user; ADMIN: group admin.")
 
 
 @strawberry.schema_directive(
@@ -31,7 +26,7 @@ class RoleName(Enum):
     description="Who may read this field: any signed-in CUSTOMER, or ADMIN (Cognito group).",
 )
 class AuthDirective:
-    requires: RoleName = RoleName.CUSTOMER
+    requires: Role = Role.CUSTOMER
 
 
 class Requires(BasePermission):
@@ -39,7 +34,7 @@ class Requires(BasePermission):
 
     def __init__(self, role: Role) -> None:
         self.role = role
-        self._directive = AuthDirective(requires=RoleName(role.value))
+        self._directive = AuthDirective(requires=role)
 
     @property
     def schema_directive(self) -> object:

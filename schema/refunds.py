@@ -1,27 +1,52 @@
-"""Refunds (admin) and the sales dashboard (admin)."""
+"""Refunds (admin): the Refund type and refundCreate."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
+from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.identity import Role
-from domain.payment_ports import SalesDay as SalesDayEntity
-from resolvers import refunds, sales
+from domain.payment_session import PaymentSession as SessionEntity
+from domain.refunds import Refund as RefundEntity
+from domain.refunds import RefundStatus
+from resolvers import refunds
 from schema.context import Context
-from schema.payments import PaymentSession, Refund
-from schema.permissions import auth_field, auth_mutation, caller
-from schema.types import Money, UserError, money, user_errors
+from schema.payments import PaymentSession
+from schema.permissions import auth_mutation, caller
+from schema.types import Money, UserError, money, payload_of
+
+strawberry.enum(RefundStatus)
+
+
+@strawberry.type
+class Refund:
+    id: strawberry.ID
+    amount: Money
+    status: RefundStatus
+    reason: str | None
+    razorpay_refund_id: str | None
+    created_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, refund: RefundEntity) -> Refund:
+        return cls(
+            id=strawberry.ID(refund.id),
+            amount=money(refund.amount),
+            status=refund.status,
+            reason=refund.reason,
+            razorpay_refund_id=refund.razorpay_refund_id,
+            created_at=refund.created_at,
+            processed_at=refund.processed_at,
+        )
 
 
 @strawberry.type
 class RefundPayload:
-    refund: Refund | None
-    payment_session: PaymentSession | None
+    refund: Refund | None = None
+    payment_session: PaymentSession | None = None
     errors: list[UserError]
 
 
@@ -33,42 +58,13 @@ class RefundCreateInput:
     reason: str | None = None
 
 
-@strawberry.type
-class SalesDay:
-    date: dt.date
-    paid_count: int
-    paid_amount: Money
-    refunded_amount: Money
-    failed_count: int
-
-
-@strawberry.type
-class SalesDashboard:
-    days: list[SalesDay]
-    totals: SalesDay
-
-
-def _day(d: SalesDayEntity) -> SalesDay:
-    return SalesDay(
-        date=d.day,
-        paid_count=d.paid_count,
-        paid_amount=money(d.paid_amount),
-        refunded_amount=money(d.refunded_amount),
-        failed_count=d.failed_count,
+def _refunded(done: tuple[SessionEntity, RefundEntity], info: Info[Context, None]) -> RefundPayload:
+    session, refund = done
+    return RefundPayload(
+        refund=Refund.from_domain(refund),
+        payment_session=PaymentSession.from_domain(session, info),
+        errors=[],
     )
-
-
-@strawberry.type
-class SalesQuery:
-    @auth_field(requires=Role.ADMIN, description="Daily sales, from..to inclusive (IST days).")
-    async def sales_dashboard(
-        self,
-        info: Info[Context, None],
-        from_: Annotated[dt.date, strawberry.argument(name="from")],
-        to: dt.date,
-    ) -> SalesDashboard:
-        board = await sales.dashboard(info.context.deps, from_day=from_, to_day=to)
-        return SalesDashboard(days=[_day(d) for d in board.days], totals=_day(board.totals))
 
 
 @strawberry.type
@@ -77,19 +73,15 @@ class RefundMutation:
     async def refund_create(
         self, info: Info[Context, None], input: RefundCreateInput
     ) -> RefundPayload:
-        try:
-            session, refund = await refunds.create_refund(
+        return await payload_of(
+            RefundPayload,
+            refunds.create_refund(
                 info.context.deps,
                 principal=caller(info),
                 session_id=str(input.payment_session_id),
                 amount=input.amount,
                 idempotency_key=input.idempotency_key,
                 reason=input.reason,
-            )
-        except DomainError as error:
-            return RefundPayload(refund=None, payment_session=None, errors=user_errors(error))
-        return RefundPayload(
-            refund=Refund.of(refund),
-            payment_session=PaymentSession.of(session, info),
-            errors=[],
+            ),
+            lambda done: _refunded(done, info),
         )

@@ -1,8 +1,16 @@
-"""Shared GraphQL types: Money and page info."""
+"""Shared GraphQL types and helpers: Money, page info, and a mutation's typed errors.
+
+The GraphQL enums are the domain's own classes: ``strawberry.enum(DomainEnum)`` marks the class
+in place (it returns the same class), so a field is annotated with the domain enum and a
+resolver hands the domain's members through unconverted. Each is marked in the schema module
+of its domain (``ErrorCode`` here, ``OfferKind`` in schema/catalog.py, ...).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
+from typing import Protocol, TypeVar
 
 import strawberry
 
@@ -12,6 +20,9 @@ from schema.metrics import count_user_error
 
 # the same prices show on every page: format each once (pure, bounded)
 _formatted = lru_cache(maxsize=4096)(format_inr)
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 
 @strawberry.type(description="An amount in paise (like Razorpay), with its currency.")
@@ -42,12 +53,27 @@ class PageInfo:
     end_cursor: str | None
 
 
-ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="What went wrong.")
+class Edge(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+
+def page_info(edges: Sequence[Edge], *, has_next_page: bool, has_previous_page: bool) -> PageInfo:
+    """A connection's page info: its cursors are its first and last edges' (none if empty)."""
+    return PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+strawberry.enum(ErrorCode, description="What went wrong.")
 
 
 @strawberry.type(description="An expected failure: branch on `code`; `field` points at the input.")
 class UserError:
-    code: ErrorCodeEnum  # type: ignore[valid-type]
+    code: ErrorCode
     field: list[str] | None
     message: str
 
@@ -60,3 +86,14 @@ def user_errors(error: DomainError) -> list[UserError]:
     """A mutation payload's typed error (counted in the ``Errors`` metric by its code)."""
     count_user_error(error)
     return [UserError.from_domain(error)]
+
+
+async def payload_of(payload: Callable[..., P], work: Awaitable[T], answer: Callable[[T], P]) -> P:
+    """A mutation's payload: ``answer(result)`` of its use case ``work``, or, when that raises a
+    :class:`DomainError`, ``payload(errors=...)`` with its typed error (its other fields null).
+    Only ``work`` is guarded: an error from ``answer`` is a GraphQL error, as any other."""
+    try:
+        result = await work
+    except DomainError as error:
+        return payload(errors=user_errors(error))
+    return answer(result)
