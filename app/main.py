@@ -129,11 +129,10 @@ def _log_explicit_production_choices(settings: Settings) -> None:
             logger.warning("%s is on in production (set explicitly)", name.upper())
 
 
-def create_app(container: Container | None = None) -> Starlette:
-    container = container or get_container()
+def _graphql_app(container: Container) -> GraphQLApp:
+    """/graphql: the schema with its limits, the rate limits' cost of a request, the IDE page
+    and the response cache."""
     settings = container.settings
-    configure_logging(level=settings.log_level, service=settings.service_name)
-    configure_metrics(service=settings.service_name)
 
     def identify(request: Request) -> Identity:
         return principal_of(request.user), auth_error_of(request.user)
@@ -156,7 +155,7 @@ def create_app(container: Container | None = None) -> Starlette:
         default_page_size=settings.default_page_size,
         introspection=bool(settings.introspection_enabled),
     )
-    graphql = GraphQLApp(
+    return GraphQLApp(
         schema,
         # the rate limits count a request by its query cost
         request_cost=request_weight(
@@ -171,18 +170,11 @@ def create_app(container: Container | None = None) -> Starlette:
         persisted_queries=lambda: container.persisted_queries,
         response_cache=response_cache,
     )
-    _log_explicit_production_choices(settings)
 
-    async def healthz(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
 
-    async def readyz(_: Request) -> JSONResponse:
-        checks = await container.readiness()
-        ready = all(str(v).startswith("ok") for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+def _razorpay_routes(container: Container) -> list[BaseRoute]:
+    """Razorpay's two ways in: Checkout's return (a browser's form post) and webhooks."""
+    settings = container.settings
 
     async def razorpay_callback(request: Request) -> Response:
         """Razorpay Checkout's form post: verify, then 303 to the storefront's page."""
@@ -219,30 +211,53 @@ def create_app(container: Container | None = None) -> Starlette:
             after = BackgroundTask(_carry_out, container, answer.effects)
         return JSONResponse({"detail": answer.detail}, status_code=answer.status, background=after)
 
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await container.aclose()
-
-    routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+    return [
         Route("/payments/razorpay/callback", razorpay_callback, methods=["POST"]),
         Route("/webhooks/razorpay", razorpay_webhook, methods=["POST"]),
+    ]
+
+
+def _health_routes(container: Container) -> list[BaseRoute]:
+    """/healthz (the process answers) and /readyz (its services do)."""
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks = await container.readiness()
+        ready = all(str(v).startswith("ok") for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+
+
+def _static_mounts(settings: Settings) -> list[BaseRoute]:
+    """GraphiQL's assets and the storefront's files, each only where the settings want it."""
+    mounts: list[BaseRoute] = []
     if settings.graphiql_enabled:
-        routes.append(
+        mounts.append(
             Mount(GRAPHIQL_STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC_DIR), name="graphiql")
         )
     if settings.storefront_served:
         if STOREFRONT_DIR.is_dir():
-            routes.append(storefront_mount(settings))
+            mounts.append(storefront_mount(settings))
         else:  # the Lambda bundle carries no storefront/: S3 serves it there
             logger.warning(
                 "STOREFRONT_SERVED is on but %s is missing: /shop/ is not served", STOREFRONT_DIR
             )
-    middleware = [
+    return mounts
+
+
+def _middleware(container: Container) -> list[Middleware]:
+    """The middleware stack, outermost first."""
+    settings = container.settings
+    return [
         Middleware(RequestIdMiddleware),
         # repeated anonymous catalog GETs answered from their bytes, before everything else
         Middleware(
@@ -285,9 +300,29 @@ def create_app(container: Container | None = None) -> Starlette:
             backend=CognitoAuthBackend(verifier=LazyVerifier(lambda: container.verifier)),
         ),
     ]
+
+
+def create_app(container: Container | None = None) -> Starlette:
+    container = container or get_container()
+    settings = container.settings
+    configure_logging(level=settings.log_level, service=settings.service_name)
+    configure_metrics(service=settings.service_name)
+    graphql = _graphql_app(container)
+    _log_explicit_production_choices(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await container.aclose()
+
     app = Starlette(
-        routes=routes,
-        middleware=middleware,
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            *_razorpay_routes(container),
+            *_health_routes(container),
+            *_static_mounts(settings),
+        ],
+        middleware=_middleware(container),
         lifespan=lifespan,
         # the router's 404/405 and Starlette's last resort: JSON with the request id
         exception_handlers={HTTPException: http_exception_answer, 500: server_error_answer},

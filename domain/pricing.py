@@ -212,55 +212,73 @@ def price_cart(
     """
     if len({line.line_id for line in lines}) != len(lines):
         raise ValueError("line ids must be unique")
-    subtotals = [line.subtotal for line in lines]
     discounts = [0] * len(lines)
     coupon: CouponResult | None = None
     if coupon_code is None:
         if offer is not None:
             raise ValueError("an offer was given without a coupon code")
     else:
-        eligible = [
-            offer is not None
-            and offer.applies_to(product_id=line.product_id, category=line.category)
-            for line in lines
-        ]
-        eligible_subtotal = sum(
-            subtotal
-            for subtotal, is_eligible in zip(subtotals, eligible, strict=True)
-            if is_eligible
+        coupon, discounts = _apply_coupon(
+            lines, code=coupon_code, offer=offer, now=now, usage=usage
         )
-        coupon = evaluate_coupon(
-            code=coupon_code,
-            offer=offer,
-            eligible_subtotal=eligible_subtotal,
-            now=now,
-            usage=usage,
-        )
-        if coupon.applicable:
-            weights = [
-                subtotal if is_eligible else 0
-                for subtotal, is_eligible in zip(subtotals, eligible, strict=True)
-            ]
-            discounts = split_proportionally(amount=coupon.discount, weights=weights)
-    priced: list[PricedLine] = []
-    for line, subtotal, discount in zip(lines, subtotals, discounts, strict=True):
-        tax = apply_basis_points_half_up(subtotal - discount, line.gst_rate_bp)
-        priced.append(
-            PricedLine(
-                line_id=line.line_id,
-                subtotal=subtotal,
-                discount=discount,
-                tax=tax,
-                total=subtotal - discount + tax,
-            )
-        )
+    priced = tuple(
+        _price_line(line, discount=discount)
+        for line, discount in zip(lines, discounts, strict=True)
+    )
     return PricedCart(
-        lines=tuple(priced),
+        lines=priced,
         subtotal=sum(line.subtotal for line in priced),
         discount=sum(line.discount for line in priced),
         tax=sum(line.tax for line in priced),
         total=sum(line.total for line in priced),
         coupon=coupon,
+    )
+
+
+def _apply_coupon(
+    lines: Sequence[PricingLine],
+    *,
+    code: str,
+    offer: Offer | None,
+    now: datetime,
+    usage: UsageCounts | None,
+) -> tuple[CouponResult, list[int]]:
+    """The coupon's verdict on the eligible subtotal ``E``, and each line's share of ``D``
+    (all 0 when it does not apply)."""
+    subtotals = [line.subtotal for line in lines]
+    eligible = [
+        offer is not None and offer.applies_to(product_id=line.product_id, category=line.category)
+        for line in lines
+    ]
+    eligible_subtotal = sum(
+        subtotal for subtotal, is_eligible in zip(subtotals, eligible, strict=True) if is_eligible
+    )
+    coupon = evaluate_coupon(
+        code=code,
+        offer=offer,
+        eligible_subtotal=eligible_subtotal,
+        now=now,
+        usage=usage,
+    )
+    if not coupon.applicable:
+        return coupon, [0] * len(lines)
+    weights = [
+        subtotal if is_eligible else 0
+        for subtotal, is_eligible in zip(subtotals, eligible, strict=True)
+    ]
+    return coupon, split_proportionally(amount=coupon.discount, weights=weights)
+
+
+def _price_line(line: PricingLine, *, discount: int) -> PricedLine:
+    """Tax on the discounted subtotal, rounded half up; the line's total includes it."""
+    subtotal = line.subtotal
+    tax = apply_basis_points_half_up(subtotal - discount, line.gst_rate_bp)
+    return PricedLine(
+        line_id=line.line_id,
+        subtotal=subtotal,
+        discount=discount,
+        tax=tax,
+        total=subtotal - discount + tax,
     )
 
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-from domain.cart import Cart, view_cart
+from domain.cart import Cart, CartView, view_cart
 from domain.catalog import Product
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import PaymentGatewayError
@@ -36,7 +36,7 @@ from domain.payment_session import (
 from domain.payments import PaymentEventKind, PaymentStatus
 from domain.pii import PiiError
 from domain.ports import CheckoutTransaction
-from domain.pricing import MAX_CART_TOTAL
+from domain.pricing import MAX_CART_TOTAL, PricedCart
 from resolvers import metrics
 from resolvers.deps import Deps
 from resolvers.payment_events import record, settle
@@ -149,52 +149,13 @@ async def _reserve_and_store(
     products: dict[str, Product],
 ) -> PaymentSession:
     now = deps.clock.now()
-    if not cart.lines:
-        raise DomainError("the cart is empty", code=ErrorCode.CART_EMPTY)
-    check_cart_version(cart, expected=expected)
-    for index, line in enumerate(cart.lines):
-        product = products.get(line.product_id)
-        if product is None or not product.active:
-            raise DomainError(
-                "a product in the cart is no longer sold: remove it",
-                code=ErrorCode.PRODUCT_NOT_FOUND,
-                field=["cart", "lines", str(index)],
-            )
+    _check_cart_is_payable(cart, products, expected=expected)
     offer = await tx.offer(cart.coupon_code) if cart.coupon_code else None
     usage = await tx.usage(offer_id=offer.id, now=now) if offer is not None else None
     view = view_cart(cart, products=products, offer=offer, usage=usage, now=now)
+    _check_priced_cart(view.priced, expected_amount=expected_amount)
     coupon = view.priced.coupon
-    if coupon is not None and not coupon.applicable:
-        reason = coupon.reason.value if coupon.reason else "NOT_APPLICABLE"
-        raise DomainError(
-            f"coupon {coupon.code} cannot be used ({reason}): remove it or change the cart",
-            code=ErrorCode.COUPON_INVALID,
-            field=["cart", "coupon"],
-        )
-    check_payable_total(view.priced.total)
-    if expected_amount is not None and expected_amount != view.priced.total:
-        raise DomainError(
-            f"the total is now {view.priced.total} paise, not {expected_amount}: review the cart",
-            code=ErrorCode.AMOUNT_MISMATCH,
-            field=["input", "expectedAmount"],
-        )
-    if view.priced.total > MAX_CART_TOTAL:
-        raise DomainError("the cart total is above the limit", code=ErrorCode.CART_TOTAL_LIMIT)
-    lines = tuple(
-        SessionLine(
-            product_id=v.product.id,
-            sku=v.product.sku,
-            title=v.product.title,
-            quantity=v.line.quantity,
-            unit_price=v.unit_price,
-            gst_rate_bp=v.product.gst_rate_bp,
-            subtotal=v.priced.subtotal,
-            discount=v.priced.discount,
-            tax=v.priced.tax,
-            total=v.priced.total,
-        )
-        for v in view.lines
-    )
+    lines = _session_lines(view)
     quantities = paid_quantities(lines)
     await tx.reserve_stock(quantities, skus={line.product_id: line.sku for line in lines})
     session = PaymentSession(
@@ -222,6 +183,65 @@ async def _reserve_and_store(
     )
     await tx.insert(session, stock=quantities)
     return session
+
+
+def _check_cart_is_payable(
+    cart: Cart, products: dict[str, Product], *, expected: int | None
+) -> None:
+    """Before pricing: the cart has lines, is the version the client saw, and sells only
+    products still on sale."""
+    if not cart.lines:
+        raise DomainError("the cart is empty", code=ErrorCode.CART_EMPTY)
+    check_cart_version(cart, expected=expected)
+    for index, line in enumerate(cart.lines):
+        product = products.get(line.product_id)
+        if product is None or not product.active:
+            raise DomainError(
+                "a product in the cart is no longer sold: remove it",
+                code=ErrorCode.PRODUCT_NOT_FOUND,
+                field=["cart", "lines", str(index)],
+            )
+
+
+def _check_priced_cart(priced: PricedCart, *, expected_amount: int | None) -> None:
+    """After pricing: its coupon applies, and the total is payable, the one the client saw and
+    within the limit."""
+    coupon = priced.coupon
+    if coupon is not None and not coupon.applicable:
+        reason = coupon.reason.value if coupon.reason else "NOT_APPLICABLE"
+        raise DomainError(
+            f"coupon {coupon.code} cannot be used ({reason}): remove it or change the cart",
+            code=ErrorCode.COUPON_INVALID,
+            field=["cart", "coupon"],
+        )
+    check_payable_total(priced.total)
+    if expected_amount is not None and expected_amount != priced.total:
+        raise DomainError(
+            f"the total is now {priced.total} paise, not {expected_amount}: review the cart",
+            code=ErrorCode.AMOUNT_MISMATCH,
+            field=["input", "expectedAmount"],
+        )
+    if priced.total > MAX_CART_TOTAL:
+        raise DomainError("the cart total is above the limit", code=ErrorCode.CART_TOTAL_LIMIT)
+
+
+def _session_lines(view: CartView) -> tuple[SessionLine, ...]:
+    """The priced lines as the session keeps them: what was sold, at what price and tax."""
+    return tuple(
+        SessionLine(
+            product_id=v.product.id,
+            sku=v.product.sku,
+            title=v.product.title,
+            quantity=v.line.quantity,
+            unit_price=v.unit_price,
+            gst_rate_bp=v.product.gst_rate_bp,
+            subtotal=v.priced.subtotal,
+            discount=v.priced.discount,
+            tax=v.priced.tax,
+            total=v.priced.total,
+        )
+        for v in view.lines
+    )
 
 
 async def _create_order(deps: Deps, session: PaymentSession) -> PaymentSession:

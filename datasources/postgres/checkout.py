@@ -14,12 +14,8 @@ from sqlmodel import col
 from datasources.postgres import stock
 from datasources.postgres.carts import _active_cart, _cart_from_rows, _lines, count_usage
 from datasources.postgres.catalog import offer_from_row, product_from_row
-from datasources.postgres.payment_tables import (
-    PaymentSessionLineRow,
-    PaymentSessionRow,
-    StockReservationRow,
-)
-from datasources.postgres.session_rows import load_session
+from datasources.postgres.payment_tables import PaymentSessionRow, StockReservationRow
+from datasources.postgres.session_rows import load_session, session_to_rows
 from datasources.postgres.session_update import SqlSessionUpdate, load_ledger
 from datasources.postgres.tables import CouponRedemptionRow, OfferRow, ProductRow
 from domain.cart import Cart
@@ -116,70 +112,40 @@ class SqlCheckout:
             )
 
     async def insert(self, session: PaymentSession, *, stock: Mapping[str, int]) -> None:
-        now = session.created_at
-        session_id = uuid.UUID(session.id)
-        self._session.add(
-            PaymentSessionRow(
-                id=session_id,
+        row, lines = session_to_rows(session)
+        self._session.add(row)
+        await self._session.flush()
+        self._session.add_all([*lines, *_holds(session, stock=stock)])
+        await self._session.flush()
+
+
+def _holds(
+    session: PaymentSession, *, stock: Mapping[str, int]
+) -> list[StockReservationRow | CouponRedemptionRow]:
+    """What a new session holds until it is paid or closed: its stock, and its coupon's use."""
+    now = session.created_at
+    session_id = uuid.UUID(session.id)
+    holds: list[StockReservationRow | CouponRedemptionRow] = [
+        StockReservationRow(
+            session_id=session_id,
+            product_id=uuid.UUID(product_id),
+            quantity=quantity,
+            status="HELD",
+            updated_at=now,
+        )
+        for product_id, quantity in stock.items()
+    ]
+    if session.offer_id is not None:
+        holds.append(
+            CouponRedemptionRow(
+                id=uuid.uuid4(),
+                offer_id=uuid.UUID(session.offer_id),
                 customer_id=session.customer_id,
-                customer_email=session.customer_email,
-                customer_contact=session.customer_contact,
-                status=session.status.value,
-                currency=session.currency,
-                subtotal_paise=session.subtotal,
-                discount_paise=session.discount,
-                tax_paise=session.tax,
-                amount_paise=session.amount,
-                coupon_code=session.coupon_code,
-                offer_id=uuid.UUID(session.offer_id) if session.offer_id else None,
-                idempotency_key=session.idempotency_key,
-                fingerprint=session.fingerprint,
-                cart_id=uuid.UUID(session.cart_id),
-                cart_version=session.cart_version,
+                payment_session_id=session_id,
+                status="RESERVED",
+                expires_at=session.expires_at,
                 created_at=now,
                 updated_at=now,
-                expires_at=session.expires_at,
             )
         )
-        await self._session.flush()
-        for position, line in enumerate(session.lines):
-            self._session.add(
-                PaymentSessionLineRow(
-                    session_id=session_id,
-                    position=position,
-                    product_id=uuid.UUID(line.product_id),
-                    sku=line.sku,
-                    title=line.title,
-                    quantity=line.quantity,
-                    unit_price_paise=line.unit_price,
-                    gst_rate_bp=line.gst_rate_bp,
-                    subtotal_paise=line.subtotal,
-                    discount_paise=line.discount,
-                    tax_paise=line.tax,
-                    total_paise=line.total,
-                )
-            )
-        for product_id, quantity in stock.items():
-            self._session.add(
-                StockReservationRow(
-                    session_id=session_id,
-                    product_id=uuid.UUID(product_id),
-                    quantity=quantity,
-                    status="HELD",
-                    updated_at=now,
-                )
-            )
-        if session.offer_id is not None:
-            self._session.add(
-                CouponRedemptionRow(
-                    id=uuid.uuid4(),
-                    offer_id=uuid.UUID(session.offer_id),
-                    customer_id=session.customer_id,
-                    payment_session_id=session_id,
-                    status="RESERVED",
-                    expires_at=session.expires_at,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        await self._session.flush()
+    return holds

@@ -1,4 +1,4 @@
-"""Payment session rows to domain entities, and loading one (optionally locked)."""
+"""Payment session rows to domain entities and back, and loading one (optionally locked)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,54 @@ def session_from_rows(
         needs_review=row.needs_review,
         failure_reason=row.failure_reason,
     )
+
+
+def session_to_rows(
+    session: PaymentSession,
+) -> tuple[PaymentSessionRow, list[PaymentSessionLineRow]]:
+    """A new session's row and its lines' rows (in their order): the inverse of
+    :func:`session_from_rows`."""
+    now = session.created_at
+    session_id = uuid.UUID(session.id)
+    row = PaymentSessionRow(
+        id=session_id,
+        customer_id=session.customer_id,
+        customer_email=session.customer_email,
+        customer_contact=session.customer_contact,
+        status=session.status.value,
+        currency=session.currency,
+        subtotal_paise=session.subtotal,
+        discount_paise=session.discount,
+        tax_paise=session.tax,
+        amount_paise=session.amount,
+        coupon_code=session.coupon_code,
+        offer_id=uuid.UUID(session.offer_id) if session.offer_id else None,
+        idempotency_key=session.idempotency_key,
+        fingerprint=session.fingerprint,
+        cart_id=uuid.UUID(session.cart_id),
+        cart_version=session.cart_version,
+        created_at=now,
+        updated_at=now,
+        expires_at=session.expires_at,
+    )
+    lines = [
+        PaymentSessionLineRow(
+            session_id=session_id,
+            position=position,
+            product_id=uuid.UUID(line.product_id),
+            sku=line.sku,
+            title=line.title,
+            quantity=line.quantity,
+            unit_price_paise=line.unit_price,
+            gst_rate_bp=line.gst_rate_bp,
+            subtotal_paise=line.subtotal,
+            discount_paise=line.discount,
+            tax_paise=line.tax,
+            total_paise=line.total,
+        )
+        for position, line in enumerate(session.lines)
+    ]
+    return row, lines
 
 
 async def load_session(
