@@ -11,10 +11,11 @@ duplicate product ids and categories dropped).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Required, TypedDict, Unpack
 
 from domain.errors import InvalidInput
 from domain.money import BASIS_POINTS
@@ -51,6 +52,27 @@ def _require_aware(value: datetime | None, *, field: str) -> None:
         raise InvalidInput(f"{field} must carry a time zone", field=[field])
 
 
+class OfferFields(TypedDict, total=False):
+    """An offer as admin input gives it (``OfferInput``; every field but ``id``), before
+    :meth:`Offer.validated` normalises it: ``code`` and ``kind`` are required, ``kind`` may be
+    its name, ``None`` means empty and ``active`` defaults to true."""
+
+    code: Required[str]
+    kind: Required[OfferKind | str]
+    description: str | None
+    percent_bp: int | None
+    flat: int | None
+    max_discount: int | None
+    min_subtotal: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    product_ids: Sequence[str] | None
+    categories: Sequence[str] | None
+    usage_limit: int | None
+    per_customer_limit: int | None
+    active: bool
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Offer:
     """A coupon. Amounts are paise; ``percent_bp`` is basis points (10000 = 100 %).
@@ -79,49 +101,34 @@ class Offer:
         validate_offer(self)
 
     @classmethod
-    def validated(
-        cls,
-        *,
-        id: str,
-        code: str,
-        kind: OfferKind | str,
-        description: str | None = None,
-        percent_bp: int | None = None,
-        flat: int | None = None,
-        max_discount: int | None = None,
-        min_subtotal: int | None = None,
-        starts_at: datetime | None = None,
-        ends_at: datetime | None = None,
-        product_ids: Iterable[str] | None = None,
-        categories: Iterable[str] | None = None,
-        usage_limit: int | None = None,
-        per_customer_limit: int | None = None,
-        active: bool = True,
-    ) -> Offer:
+    def validated(cls, *, id: str, **fields: Unpack[OfferFields]) -> Offer:
         """Normalise admin input (``OfferInput``) and build a valid offer, or raise InvalidInput."""
+        kind = fields["kind"]
         try:
             offer_kind = OfferKind(kind)
         except ValueError:
             raise InvalidInput(f"unknown offer kind {kind!r}", field=["kind"]) from None
-        check_text(code, field=["code"])
-        for category in categories or ():
+        check_text(fields["code"], field=["code"])
+        for category in fields.get("categories") or ():
             check_text(category, field=["categories"])
         return cls(
             id=id,
-            code=normalise_code(code),
+            code=normalise_code(fields["code"]),
             kind=offer_kind,
-            description=check_text(description or "", field=["description"], multiline=True),
-            percent_bp=percent_bp,
-            flat=flat,
-            max_discount=max_discount,
-            min_subtotal=min_subtotal,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            product_ids=tuple(dict.fromkeys(product_ids or ())),
-            categories=tuple(dict.fromkeys(categories or ())),
-            usage_limit=usage_limit,
-            per_customer_limit=per_customer_limit,
-            active=active,
+            description=check_text(
+                fields.get("description") or "", field=["description"], multiline=True
+            ),
+            percent_bp=fields.get("percent_bp"),
+            flat=fields.get("flat"),
+            max_discount=fields.get("max_discount"),
+            min_subtotal=fields.get("min_subtotal"),
+            starts_at=fields.get("starts_at"),
+            ends_at=fields.get("ends_at"),
+            product_ids=tuple(dict.fromkeys(fields.get("product_ids") or ())),
+            categories=tuple(dict.fromkeys(fields.get("categories") or ())),
+            usage_limit=fields.get("usage_limit"),
+            per_customer_limit=fields.get("per_customer_limit"),
+            active=fields.get("active", True),
         )
 
     @property

@@ -13,11 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from typing import Unpack
 
 from domain.catalog import Product, parse_id, validated_product
 from domain.errors import ErrorCode, NotFound
-from domain.offers import Offer, OfferKind
+from domain.offers import Offer, OfferFields
 from resolvers.deps import Deps
 
 
@@ -88,23 +88,7 @@ async def _canonical_product_ids(deps: Deps, raw_ids: Sequence[str]) -> list[str
 
 
 async def offer_upsert(
-    deps: Deps,
-    *,
-    id: str | None = None,
-    code: str,
-    kind: OfferKind | str,
-    description: str | None = None,
-    percent_bp: int | None = None,
-    flat: int | None = None,
-    max_discount: int | None = None,
-    min_subtotal: int | None = None,
-    starts_at: datetime | None = None,
-    ends_at: datetime | None = None,
-    product_ids: Sequence[str] | None = None,
-    categories: Sequence[str] | None = None,
-    usage_limit: int | None = None,
-    per_customer_limit: int | None = None,
-    active: bool = True,
+    deps: Deps, *, id: str | None = None, **fields: Unpack[OfferFields]
 ) -> Offer:
     """``offerUpsert``: validated by :meth:`domain.offers.Offer.validated` (no negative amounts,
     percent within 0–100 %, ``endsAt`` after ``startsAt``, ...); product ids must name products
@@ -112,23 +96,10 @@ async def offer_upsert(
     repository. Returns the stored offer.
     """
     offer_id, new = _id_or_new(id, code=ErrorCode.OFFER_NOT_FOUND, what="offer")
-    offer = Offer.validated(
-        id=offer_id,
-        code=code,
-        kind=kind,
-        description=description,
-        percent_bp=percent_bp,
-        flat=flat,
-        max_discount=max_discount,
-        min_subtotal=min_subtotal,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        product_ids=product_ids,
-        categories=[c.strip() for c in categories] if categories is not None else None,
-        usage_limit=usage_limit,
-        per_customer_limit=per_customer_limit,
-        active=active,
-    )
+    product_ids, categories = fields.get("product_ids"), fields.get("categories")
+    if categories is not None:
+        fields["categories"] = [c.strip() for c in categories]
+    offer = Offer.validated(id=offer_id, **fields)
     if product_ids:
         canonical = await _canonical_product_ids(deps, product_ids)
         offer = replace(offer, product_ids=tuple(dict.fromkeys(canonical)))
