@@ -10,8 +10,9 @@ Two things are added when the page is rendered (the template stays strawberry's)
   strawberry's welcome text;
 * locally only, the "Sign in as a demo user" helper (:class:`DemoSignIn`): pick a demo user of
   the local stack, the page signs in against the AWS emulator's Cognito (USER_PASSWORD_AUTH,
-  as a storefront would) and puts ``{"Authorization": "Bearer <AccessToken>"}`` into GraphiQL's
-  Headers editor. Its script is inline and allowed by its hash like the page's own
+  as a storefront would) and puts ``{"Authorization": "Bearer <IdToken>"}`` into GraphiQL's
+  Headers editor (the ID token, as the storefront sends: it carries the e-mail and phone that
+  Checkout's prefill and the notifications use). Its script is inline and allowed by its hash like the page's own
   (:func:`graphiql_csp`); the users are a JSON data block, which never runs.
   :func:`graphiql_page` turns it on only outside production, when the local stack gave demo
   users (``GRAPHIQL_DEMO_USERS``) and an emulator endpoint.
@@ -341,10 +342,10 @@ _DEMO_SIGN_IN_SCRIPT: Final = """
     }).then(function (response) {
       return response.json().then(function (body) {
         var result = body && body.AuthenticationResult;
-        if (!response.ok || !result || !result.AccessToken) {
+        if (!response.ok || !result || !result.IdToken) {
           throw new Error((body && (body.message || body.__type)) || "HTTP " + response.status);
         }
-        setAuthorization("Bearer " + result.AccessToken);
+        setAuthorization("Bearer " + result.IdToken);
         say("signed in as " + user.username);
       });
     }).catch(function (error) {
