@@ -12,8 +12,9 @@ Two things are added when the page is rendered (the template stays strawberry's)
   the local stack, the page signs in against the AWS emulator's Cognito (USER_PASSWORD_AUTH,
   as a storefront would) and puts ``{"Authorization": "Bearer <IdToken>"}`` into GraphiQL's
   Headers editor (the ID token, as the storefront sends: it carries the e-mail and phone that
-  Checkout's prefill and the notifications use). Its script is inline and allowed by its hash like the page's own
-  (:func:`graphiql_csp`); the users are a JSON data block, which never runs.
+  Checkout's prefill and the notifications use). Its script is inline and allowed by its hash
+  like the page's own (:func:`graphiql_csp`); the users are a JSON data block, which never
+  runs.
   :func:`graphiql_page` turns it on only outside production, when the local stack gave demo
   users (``GRAPHIQL_DEMO_USERS``) and an emulator endpoint.
 """
