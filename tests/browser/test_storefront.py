@@ -29,8 +29,8 @@ import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Route, expect
 
-from infra.local import cognito
 from infra.local.cognito import DEMO_USERS, DemoUser, add_user
+from tests.support.devstack import tokens_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -191,13 +191,7 @@ def test_storefront_journey(
         demo.phone_number,
     )
     order = httpx.get(f"{sandbox}/v1/orders/{payment['order_id']}", auth=auth, timeout=10).json()
-    id_token = cognito.sign_in(
-        endpoint_url=devstack["aws_endpoint_url"],
-        region=devstack["aws_region"],
-        client_id=devstack["cognito"]["client_id"],
-        username=buyer["username"],
-        password=buyer["password"],
-    )["IdToken"]
+    id_token = tokens_of(devstack, buyer["username"], buyer["password"])["IdToken"]
     kept = httpx.post(
         devstack["graphql_url"],
         json={

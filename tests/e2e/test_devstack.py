@@ -9,9 +9,8 @@ from typing import Any
 import boto3
 import httpx
 
-from infra.local.cognito import sign_in
 from infra.local.seed import product_id
-from tests.support.devstack import LocalStack
+from tests.support.devstack import LocalStack, tokens_of
 from tests.support.services import port_answers
 
 
@@ -65,13 +64,7 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         assert any(n["offers"] for n in nodes)
         assert {u["username"] for u in stack["users"]} >= {"asha", "ravi", "admin"}
         admin = next(u for u in stack["users"] if "admin" in u["groups"])
-        token = sign_in(
-            endpoint_url=stack["aws_endpoint_url"],
-            region=stack["aws_region"],
-            client_id=stack["cognito"]["client_id"],
-            username=admin["username"],
-            password=admin["password"],
-        )["AccessToken"]
+        token = tokens_of(stack, admin["username"])["AccessToken"]
         viewer = httpx.post(
             stack["graphql_url"],
             json={"query": "{ viewer { username groups } }"},

@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from infra.local.cognito import sign_in
 from infra.local.seed import product_id
 from resolvers.metrics import OUTBOX_BACKLOG
-from tests.support.devstack import LocalStack
+from tests.support.devstack import LocalStack, tokens_of
 from tests.support.stack import Databases
 
 SESSION = """query($id: ID!) { paymentSession(id: $id) { id status amount { amount }
@@ -37,15 +36,8 @@ JOB_RUNS = 20  # at --jobs-every 0.5: ten minutes of the default cadence's runs 
 
 class Client:
     def __init__(self, stack: dict[str, Any], username: str) -> None:
-        user = next(u for u in stack["users"] if u["username"] == username)
         self.url = stack["graphql_url"]
-        self.token = sign_in(
-            endpoint_url=stack["aws_endpoint_url"],
-            region=stack["aws_region"],
-            client_id=stack["cognito"]["client_id"],
-            username=user["username"],
-            password=user["password"],
-        )["AccessToken"]
+        self.token = tokens_of(stack, username)["AccessToken"]
 
     def __call__(self, query: str, **variables: Any) -> Any:
         body = httpx.post(

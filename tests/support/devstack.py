@@ -13,10 +13,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infra.local.cognito import sign_in
 from tests.support.services import free_port, port_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTED = "Ctrl-C stops"  # the banner's last line: everything answers
+
+
+def tokens_of(stack: dict[str, Any], username: str, password: str | None = None) -> dict[str, Any]:
+    """A user of the running stack signed in as a frontend would (USER_PASSWORD_AUTH against
+    its emulator): Cognito's ``AuthenticationResult`` (``AccessToken``, ``IdToken``, …). The
+    password is the demo user's in stack.json unless given."""
+    if password is None:
+        password = next(u["password"] for u in stack["users"] if u["username"] == username)
+    result: dict[str, Any] = sign_in(
+        endpoint_url=stack["aws_endpoint_url"],
+        region=stack["aws_region"],
+        client_id=stack["cognito"]["client_id"],
+        username=username,
+        password=password,
+    )
+    return result
 
 
 class LocalStack:
