@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
+from infra.local.emulator import emulator_client
 
 ADMIN_GROUP = "admin"
 
@@ -53,13 +53,7 @@ class CognitoStack:
 
 
 def _client(*, endpoint_url: str, region: str) -> Any:
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
-    )
+    return emulator_client("cognito-idp", endpoint_url=endpoint_url, region=region)
 
 
 def provision(

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -119,6 +120,18 @@ def _back_up_only_touched_items() -> None:
             copies.in_transaction = False
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def emulator_client(service: str, *, endpoint_url: str, region: str) -> Any:
+    """A plain (sync) boto3 client of the emulator, for scripts, the local stack and tests:
+    dummy credentials (the emulator takes any), nothing read from the environment."""
+    return boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
+    )
 
 
 class _PlainFormatter(logging.Formatter):

@@ -34,8 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
+
+from infra.local.emulator import emulator_client
 
 VERSION = 1
 MANIFEST = "state.json"
@@ -168,19 +169,9 @@ def restore_kms_material(directory: Path, *, region: str, key_id: str) -> None:
     _kms_key(region, key_id).key_material = base64.b64decode(saved["material"])
 
 
-def _dynamodb(endpoint_url: str, region: str) -> Any:
-    return boto3.session.Session().client(
-        "dynamodb",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (the emulator takes any)
-    )
-
-
 def dump_dynamodb(directory: Path, *, endpoint_url: str, region: str, table: str) -> int:
     """Every item of ``table`` (DynamoDB JSON) to ``dynamodb.json``; answers how many."""
-    client = _dynamodb(endpoint_url, region)
+    client = emulator_client("dynamodb", endpoint_url=endpoint_url, region=region)
     items = [
         item
         for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
@@ -194,7 +185,7 @@ def restore_dynamodb(directory: Path, *, endpoint_url: str, region: str, table: 
     """Put the dumped items back into ``table`` (made, empty, by the caller); answers how many."""
     saved = json.loads((directory / DYNAMODB_FILE).read_text())
     items: list[dict[str, Any]] = saved["items"]
-    client = _dynamodb(endpoint_url, region)
+    client = emulator_client("dynamodb", endpoint_url=endpoint_url, region=region)
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         pending: dict[str, Any] = {table: batch}

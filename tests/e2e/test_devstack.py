@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 
+from infra.local.emulator import emulator_client
 from infra.local.seed import product_id
 from tests.support.devstack import LocalStack, tokens_of
 from tests.support.services import port_answers
@@ -27,17 +27,10 @@ def test_local_stack_serves_the_seeded_catalog_and_stops_on_ctrl_c(tmp_path: Pat
         assert set(rzp) == {"base_url", "key_id", "key_secret", "webhook_secret"}
         # the app's keys are the emulator's Secrets Manager secret (API.md "Local stack
         # additions"), as in production; it is given none directly
-        secret = (
-            boto3.session.Session()
-            .client(
-                "secretsmanager",
-                region_name=stack["aws_region"],
-                endpoint_url=stack["aws_endpoint_url"],
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
-            .get_secret_value(SecretId=stack["secrets"]["razorpay"])
+        secrets = emulator_client(
+            "secretsmanager", endpoint_url=stack["aws_endpoint_url"], region=stack["aws_region"]
         )
+        secret = secrets.get_secret_value(SecretId=stack["secrets"]["razorpay"])
         assert json.loads(secret["SecretString"]) == {
             "key_id": rzp["key_id"],
             "key_secret": rzp["key_secret"],

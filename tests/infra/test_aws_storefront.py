@@ -7,24 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from app.storefront import STOREFRONT_DIR, config_for, csp_for
 from infra.aws.storefront import content_type, files_of, publish, stack_outputs
+from infra.local.emulator import emulator_client
 from tests.support.cfn import load_template
 
 REGION = "ap-south-1"
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return emulator_client(service, endpoint_url=endpoint, region=REGION)
 
 
 @pytest.fixture

@@ -7,40 +7,23 @@ import json
 import secrets
 from pathlib import Path
 
-import boto3
 import pytest
 
+from datasources.aws import AwsClients
+from datasources.dynamodb import ensure_table
 from infra.local import state
-from infra.local.emulator import provision_kms_key
+from infra.local.emulator import emulator_client, provision_kms_key
 
 REGION = "ap-south-1"
 
 
-def test_dynamodb_items_come_back_from_the_dump(aws_endpoint_url: str, tmp_path: Path) -> None:
-    client = boto3.session.Session().client(
-        "dynamodb",
-        region_name=REGION,
-        endpoint_url=aws_endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+async def test_dynamodb_items_come_back_from_the_dump(
+    aws_endpoint_url: str, tmp_path: Path
+) -> None:
+    client = emulator_client("dynamodb", endpoint_url=aws_endpoint_url, region=REGION)
     table = f"state-{secrets.token_hex(4)}"
-
-    def make() -> None:
-        client.create_table(
-            TableName=table,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
-    make()
+    aws = AwsClients(region=REGION, endpoint_url=aws_endpoint_url)
+    await ensure_table(aws, table_name=table)  # the table as the local stack makes it
     items = [
         {"pk": {"S": f"SESSION#{i // 10}"}, "sk": {"S": f"EVENT#{i:03}"}, "n": {"N": str(i)}}
         for i in range(60)  # more than one batch of 25
@@ -52,7 +35,8 @@ def test_dynamodb_items_come_back_from_the_dump(aws_endpoint_url: str, tmp_path:
         == 60
     )
     client.delete_table(TableName=table)
-    make()
+    await ensure_table(aws, table_name=table)
+    await aws.aclose()
     restored = state.restore_dynamodb(
         tmp_path, endpoint_url=aws_endpoint_url, region=REGION, table=table
     )
@@ -66,13 +50,7 @@ def test_dynamodb_items_come_back_from_the_dump(aws_endpoint_url: str, tmp_path:
 async def test_the_kms_keys_material_comes_back(aws_endpoint_url: str, tmp_path: Path) -> None:
     alias = f"alias/state-{secrets.token_hex(4)}"
     key_id = await provision_kms_key(endpoint_url=aws_endpoint_url, region=REGION, alias=alias)
-    kms = boto3.session.Session().client(
-        "kms",
-        region_name=REGION,
-        endpoint_url=aws_endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    kms = emulator_client("kms", endpoint_url=aws_endpoint_url, region=REGION)
     sealed = kms.encrypt(KeyId=key_id, Plaintext=b"asha@example.com")["CiphertextBlob"]
     state.save_kms_material(tmp_path, region=REGION, key_id=key_id)
     state._kms_key(REGION, key_id).key_material = secrets.token_bytes(32)  # a restart's new key

@@ -9,9 +9,8 @@ import json
 import uuid
 from urllib.parse import urlsplit
 
-import boto3
-
 from app.settings import Settings
+from infra.local.emulator import emulator_client
 
 SITE = "https://shop.example.test"
 DIRECT_SECRETS = (
@@ -25,12 +24,9 @@ DIRECT_SECRETS = (
 def secrets_in_emulator(settings: Settings) -> dict[str, str]:
     """The settings' Razorpay keys and database login as Secrets Manager secrets in the
     emulator: ``{"RAZORPAY_SECRET_ARN": …, "DATABASE_SECRET_ARN": …}``."""
-    client = boto3.session.Session().client(
-        "secretsmanager",
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+    assert settings.aws_endpoint_url is not None
+    client = emulator_client(
+        "secretsmanager", endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
     )
     tag = uuid.uuid4().hex[:10]
     razorpay = {
